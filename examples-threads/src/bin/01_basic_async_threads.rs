@@ -1,0 +1,205 @@
+//! # 01 · Basic async, with threads: the user dashboard, one fetch after another, then one thread each
+//!
+//! The same dashboard as `examples-async/src/bin/01_basic_async.rs`: the profile (300 ms), recent
+//! orders (600 ms) and recommendations (450 ms), here as blocking calls (`thread::sleep` stands in for a
+//! blocking network read).
+//!
+//! What it shows:
+//! - Called one after another on the main thread, the fetches take the **sum** (1350 ms).
+//! - Given **one OS thread each** (`thread::spawn`, then `join`), they take the **longest** (600 ms). This
+//!   is the seed's C++ `std::async(std::launch::async, ...)`: a thread per call, a `JoinHandle<T>` as the
+//!   future. Every fetch line names its own thread.
+//!
+//! What differs from the async twin, and why:
+//! - A blocking call is fine here: it blocks only its own thread. In the async twin the same
+//!   `thread::sleep` would freeze every task on the runtime.
+//! - Threads are **not lazy**: `thread::spawn` starts the work at once, like `tokio::spawn`, and unlike
+//!   a plain future. There is no "created but not started" state to show.
+//! - Each thread costs a kernel thread with its own stack (megabytes reserved, a system call to start
+//!   and join): fine for three fetches, not for ten thousand (`00_async_vs_threads` measures it).
+//!
+//! Seed: "Asynchrony" > Examples in C++ (`std::async`), "Asynchrony vs Multithreading".
+//! Upstream: `src/cpp/asynchrony/basic_async.cpp`, `src/python/asynchrony/basic_async.py`.
+//!
+//! Run: `cargo run -p examples-threads --bin 01_basic_async_threads` (no flags, about 2 s).
+//!
+//! The output will look similar to this (the order of lines from different threads varies):
+//!
+//! ```text
+//!   0.000s  INFO [main] --- sequential: one blocking call after another ---
+//!   0.000s  INFO [main] fetch_user_profile: request sent
+//!   ...
+//!   1.352s  INFO [fetch-orders] fetch_recent_orders: request sent
+//!   1.352s  INFO [fetch-profile] fetch_user_profile: request sent
+//!   ...
+//! sequential 1351 ms | threads 601 ms | 2.25x, ideal 2.25x
+//! ```
+
+use std::thread;
+use std::time::Duration;
+
+use common::{Comparison, fmt_duration, init_logging, time};
+use tracing::info;
+
+const PROFILE_DELAY: Duration = Duration::from_millis(300);
+const ORDERS_DELAY: Duration = Duration::from_millis(600);
+const RECOMMENDATIONS_DELAY: Duration = Duration::from_millis(450);
+
+/// What calling in sequence should approach: the sum of the three delays.
+const SUM: Duration = PROFILE_DELAY
+    .saturating_add(ORDERS_DELAY)
+    .saturating_add(RECOMMENDATIONS_DELAY);
+/// What one thread per fetch should approach: the longest delay.
+const LONGEST: Duration = ORDERS_DELAY;
+
+#[derive(Debug, Clone, PartialEq)]
+struct Profile {
+    id: u32,
+    name: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct Dashboard {
+    profile: Profile,
+    orders: Vec<&'static str>,
+    recommendations: Vec<&'static str>,
+}
+
+/// Pretends to call the user service. `thread::sleep` blocks the calling thread, and only that one.
+fn fetch_user_profile() -> Profile {
+    info!("fetch_user_profile: request sent");
+    thread::sleep(PROFILE_DELAY);
+    info!("fetch_user_profile: got Alice");
+    Profile {
+        id: 1,
+        name: "Alice",
+    }
+}
+
+fn fetch_recent_orders() -> Vec<&'static str> {
+    info!("fetch_recent_orders: request sent");
+    thread::sleep(ORDERS_DELAY);
+    info!("fetch_recent_orders: got 2 orders");
+    vec!["order-1001", "order-1002"]
+}
+
+fn fetch_recommendations() -> Vec<&'static str> {
+    info!("fetch_recommendations: request sent");
+    thread::sleep(RECOMMENDATIONS_DELAY);
+    info!("fetch_recommendations: got 3 items");
+    vec!["book", "keyboard", "coffee mug"]
+}
+
+/// Each call returns before the next starts: sum of delays.
+fn load_dashboard_sequential() -> Dashboard {
+    Dashboard {
+        profile: fetch_user_profile(),
+        orders: fetch_recent_orders(),
+        recommendations: fetch_recommendations(),
+    }
+}
+
+/// One named thread per fetch. `spawn` starts each at once; `join` waits for it and hands back its
+/// return value (or `Err` if it panicked). Total: the longest delay.
+fn load_dashboard_threads() -> anyhow::Result<Dashboard> {
+    let profile = spawn_named("fetch-profile", fetch_user_profile)?;
+    let orders = spawn_named("fetch-orders", fetch_recent_orders)?;
+    let recommendations = spawn_named("fetch-recommendations", fetch_recommendations)?;
+    Ok(Dashboard {
+        profile: join(profile)?,
+        orders: join(orders)?,
+        recommendations: join(recommendations)?,
+    })
+}
+
+/// `thread::spawn` with a name, so the log shows which thread did what. Starting a thread can fail
+/// (the OS may refuse one); `thread::spawn` would panic then, `Builder::spawn` returns the error.
+fn spawn_named<T: Send + 'static>(
+    name: &str,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> anyhow::Result<thread::JoinHandle<T>> {
+    Ok(thread::Builder::new().name(name.to_string()).spawn(f)?)
+}
+
+/// A panic inside the thread comes back here as `Err`: it does not take the main thread down.
+fn join<T>(handle: thread::JoinHandle<T>) -> anyhow::Result<T> {
+    handle
+        .join()
+        .map_err(|_| anyhow::anyhow!("a fetch thread panicked"))
+}
+
+fn main() -> anyhow::Result<()> {
+    init_logging();
+
+    info!("--- sequential: one blocking call after another ---");
+    let (sequential_dashboard, sequential) = time(load_dashboard_sequential);
+    info!(
+        "sequential dashboard ready in {} (ideal: the sum, {})",
+        fmt_duration(sequential),
+        fmt_duration(SUM)
+    );
+
+    info!("--- threads: one OS thread per fetch, then join ---");
+    let (threads_dashboard, threads) = time(load_dashboard_threads);
+    let threads_dashboard = threads_dashboard?;
+    info!(
+        "threaded dashboard ready in {} (ideal: the longest fetch, {})",
+        fmt_duration(threads),
+        fmt_duration(LONGEST)
+    );
+    anyhow::ensure!(
+        sequential_dashboard == threads_dashboard,
+        "both ways must build the same dashboard"
+    );
+    let d = &threads_dashboard;
+    info!(
+        "dashboard for {} (id {}): orders {:?}, recommended {:?}",
+        d.profile.name, d.profile.id, d.orders, d.recommendations
+    );
+
+    let ideal = SUM.as_secs_f64() / LONGEST.as_secs_f64();
+    println!();
+    println!("Summary");
+    println!(
+        "  {}",
+        Comparison::new("sequential", sequential, "threads", threads, ideal)
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    //! Real time, on a machine that may be busy: lower bounds are exact (a sleep never ends early),
+    //! upper bounds are generous. Sleeping threads overlap even on one core, so the threaded run stays
+    //! well below the sum however loaded the machine is.
+    use super::*;
+
+    #[test]
+    fn sequential_takes_at_least_the_sum() {
+        let (_, took) = time(load_dashboard_sequential);
+        assert!(took >= SUM, "{took:?}");
+    }
+
+    #[test]
+    fn threads_take_about_the_longest_fetch_not_the_sum() {
+        let (dashboard, took) = time(load_dashboard_threads);
+        dashboard.expect("no fetch panics");
+        assert!(took >= LONGEST, "{took:?}");
+        // The sum is 1350 ms; anything sequential would be at least that.
+        assert!(took < SUM - Duration::from_millis(300), "{took:?}");
+    }
+
+    #[test]
+    fn both_ways_build_the_same_dashboard() {
+        let threads = load_dashboard_threads().expect("no fetch panics");
+        assert_eq!(load_dashboard_sequential(), threads);
+        assert_eq!(threads.profile.name, "Alice");
+    }
+
+    #[test]
+    fn a_panicking_thread_becomes_an_error_not_a_crash() {
+        let handle = spawn_named("doomed", || -> u32 { panic!("the service exploded") })
+            .expect("spawn works");
+        assert!(join(handle).is_err());
+    }
+}

@@ -1,0 +1,8 @@
+//! Runs every binary of this crate as a learner would: `cargo run`, no stdin, no network. Each test
+//! checks the exit status and the summary lines, and kills the example if it hangs
+//! (`common::process::RUN_TEST_DEADLINE`).
+//!
+//! One module per group of examples. `common/tests/workspace.rs` fails if a binary under `src/bin`
+//! has no `CARGO_BIN_EXE_<name>` here, so a new example cannot be forgotten.
+
+mod basic_01;
