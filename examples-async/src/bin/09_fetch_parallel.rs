@@ -12,7 +12,7 @@
 //!   requests in flight, starting the next as soon as one finishes, all on one thread. It takes about
 //!   as long as the slowest request allowed (600 ms). Without the limit, a list of ten thousand URLs
 //!   would open ten thousand connections at once; `buffer_unordered(n)` is the async twin of a pool of
-//!   n threads (and of upstream's Python semaphore).
+//!   n threads (and of the `asyncio.Semaphore` the chapter suggests for HTTP clients).
 //! - **A timeout per request**: `tokio::time::timeout` races the request against a timer; when the timer
 //!   wins, the request future is **dropped**, which cancels it (the connection is closed). No thread is
 //!   left blocked, unlike Python's `to_thread` under `asyncio.timeout`.
