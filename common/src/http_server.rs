@@ -26,8 +26,8 @@
 //! It stops when the [`TestServer`] is dropped or [`TestServer::shutdown`] is called: the listener
 //! closes (a new connection is refused) and requests still in progress are cut off, which is what a
 //! test wants (no waiting for a 60 s delay to finish). The call returns once the port is closed: it
-//! joins the server thread, which blocks the caller for the moment that takes (well under a
-//! millisecond), harmless even inside an async task.
+//! joins the server thread, which blocks the caller briefly (the thread only has to drop its
+//! runtime), harmless even inside an async task.
 
 use std::convert::Infallible;
 use std::io;
