@@ -381,8 +381,9 @@ mod tests {
         let (run, took) = time(|| load_dashboard_threads(USER_ID));
         let (_, header_done) = run.expect("no thread panics");
         assert!(took >= LONGEST, "{took:?}");
-        // The sum is 1440 ms; anything sequential would be at least that.
-        assert!(took < SUM - Duration::from_millis(400), "{took:?}");
+        // Running any two fetches one after the other would add at least the shortest one (300 ms):
+        // below that, all three overlapped. The margin absorbs a loaded machine.
+        assert!(took < LONGEST + PROFILE_DELAY, "{took:?}");
         // The header did not wait for the fetches: it was done long before the slowest one.
         assert!(header_done >= HEADER_DELAY, "{header_done:?}");
         assert!(header_done < LONGEST, "{header_done:?}");
