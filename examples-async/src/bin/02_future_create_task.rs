@@ -364,14 +364,22 @@ mod tests {
         let (run, took) = time_async(load_dashboard_spawned(USER_ID)).await;
         let (_, header_done) = run.expect("no task panics");
         assert_eq!(took, ms(600), "the longest branch, not the sum");
-        assert_eq!(header_done, ms(90), "the header did not wait for the fetches");
+        assert_eq!(
+            header_done,
+            ms(90),
+            "the header did not wait for the fetches"
+        );
     }
 
     #[tokio::test(start_paused = true)]
     async fn futures_created_early_only_start_when_awaited() {
         let ((_, header_done), took) = time_async(load_dashboard_lazy_futures(USER_ID)).await;
         assert_eq!(header_done, ms(90));
-        assert_eq!(took, ms(90 + 600), "the fetches made no progress during the header");
+        assert_eq!(
+            took,
+            ms(90 + 600),
+            "the fetches made no progress during the header"
+        );
     }
 
     #[tokio::test(start_paused = true)]
@@ -388,8 +396,14 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_future_never_awaited_never_runs_but_a_detached_task_does() {
         let (future_ran, task_ran) = never_awaited_vs_detached().await;
-        assert!(!future_ran, "the future was never polled, so its body never ran");
-        assert!(task_ran, "dropping a JoinHandle detaches the task, it does not cancel it");
+        assert!(
+            !future_ran,
+            "the future was never polled, so its body never ran"
+        );
+        assert!(
+            task_ran,
+            "dropping a JoinHandle detaches the task, it does not cancel it"
+        );
     }
 
     #[tokio::test(start_paused = true)]

@@ -572,8 +572,10 @@ mod tests {
     async fn an_error_a_panic_and_a_cancellation_are_told_apart() {
         let files = [FILES[2], INVOICES, FILES[3], FILES[1]];
         let finished = download_all(&files, DEADLINE).await;
-        let outcomes: Vec<(&str, Outcome)> =
-            finished.iter().map(|f| (f.file, f.outcome.clone())).collect();
+        let outcomes: Vec<(&str, Outcome)> = finished
+            .iter()
+            .map(|f| (f.file, f.outcome.clone()))
+            .collect();
         assert_eq!(
             outcomes,
             [
@@ -603,8 +605,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn join_all_waits_for_the_slowest_and_keeps_argument_order() {
         // `asyncio.gather` for contrast: no result is available before the last one is.
-        let (results, took) =
-            time_async(futures::future::join_all(FILES.map(download))).await;
+        let (results, took) = time_async(futures::future::join_all(FILES.map(download))).await;
         assert_eq!(took, ms(900));
         let rows: Vec<Option<u32>> = results.into_iter().map(Result::ok).collect();
         assert_eq!(rows, [Some(1200), Some(5400), None, Some(87)]);
@@ -630,7 +631,11 @@ mod tests {
         let (values, computed) = shared.expect("no reader panics");
         assert_eq!(values, [10; READERS]);
         assert_eq!(computed, 1, "computed once, not once per reader");
-        assert_eq!(took, ms(300), "every reader waited for the same computation");
+        assert_eq!(
+            took,
+            ms(300),
+            "every reader waited for the same computation"
+        );
     }
 
     #[tokio::test(start_paused = true)]
@@ -641,7 +646,10 @@ mod tests {
             wait_with_polling().await.expect("no panic");
         })
         .await;
-        let ticks = heartbeat.stop().await.expect("the heartbeat does not panic");
+        let ticks = heartbeat
+            .stop()
+            .await
+            .expect("the heartbeat does not panic");
         assert_eq!(took, ms(700 + 900));
         // A tick every 150 ms from start to end, none late: 1600 ms / 150 ms = 10 ticks.
         assert_eq!(ticks.len(), 10, "{ticks:?}");

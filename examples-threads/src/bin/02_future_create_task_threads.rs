@@ -402,7 +402,10 @@ mod tests {
     fn a_closure_never_run_does_nothing_but_a_detached_thread_runs() {
         let (closure_ran, thread_ran) = never_run_vs_detached().expect("spawn works");
         assert!(!closure_ran, "nobody called the closure");
-        assert!(thread_ran, "dropping a JoinHandle detaches the thread, it does not stop it");
+        assert!(
+            thread_ran,
+            "dropping a JoinHandle detaches the thread, it does not stop it"
+        );
     }
 
     #[test]
@@ -415,9 +418,15 @@ mod tests {
     #[test]
     fn a_dropped_sender_wakes_the_receiver_with_an_error() {
         let (error, took) = time(value_never_set);
-        assert!(error.expect("spawn works").is_some(), "an error, not a value");
+        assert!(
+            error.expect("spawn works").is_some(),
+            "an error, not a value"
+        );
         // It learned when the sender was dropped (50 ms), not after some timeout.
-        assert!(took >= GIVE_UP_DELAY && took < Duration::from_secs(2), "{took:?}");
+        assert!(
+            took >= GIVE_UP_DELAY && took < Duration::from_secs(2),
+            "{took:?}"
+        );
     }
 
     #[test]
@@ -426,14 +435,20 @@ mod tests {
         assert_eq!(squares.expect("no panic"), (9, 16));
         assert!(took >= SQUARE_DELAY, "{took:?}");
         // Two 300 ms calls one after the other would take 600 ms.
-        assert!(took < SQUARE_DELAY * 2 - Duration::from_millis(100), "{took:?}");
+        assert!(
+            took < SQUARE_DELAY * 2 - Duration::from_millis(100),
+            "{took:?}"
+        );
     }
 
     #[test]
     fn a_panicking_packaged_task_gives_an_error_not_a_value() {
         let (job, result) = package(|_: ()| -> i32 { panic!("the job failed") });
         let handle = spawn_named("doomed", move || job(())).expect("spawn works");
-        assert!(result.recv().is_err(), "the sender was dropped by the unwinding job");
+        assert!(
+            result.recv().is_err(),
+            "the sender was dropped by the unwinding job"
+        );
         assert!(join(handle).is_err());
     }
 }
