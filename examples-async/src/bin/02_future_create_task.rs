@@ -26,9 +26,10 @@
 //! `.await` must be `Send`: an `Rc` or a `std::sync::MutexGuard` there is a compile error, "future
 //! cannot be sent between threads safely"), and it may outlive the function that spawned it (so it
 //! must own its data, `'static`: hence `async move` with a `user_id` copied in, not a reference to a
-//! local; borrowing one is "borrowed value does not live long enough"). `tokio::join!` has neither
-//! bound because it polls its futures inside the current task, which the caller is still awaiting;
-//! `tokio::task::spawn_local` accepts a `!Send` future on a `LocalSet`.
+//! local; borrowing one is "`x` does not live long enough ... argument requires that `x` is
+//! borrowed for `'static`"). `tokio::join!` has neither bound because it polls its futures inside
+//! the current task, which the caller is still awaiting; `tokio::task::spawn_local` accepts a
+//! `!Send` future on a `LocalSet`.
 //!
 //! Seed snippets covered: "Futures and Asyncio Tasks" (`create_future` / `set_result` -> `oneshot`),
 //! `asyncio.gather` -> `tokio::try_join!` over the handles (`futures::future::join_all` for a `Vec`
