@@ -7,3 +7,4 @@
 
 mod basic_01;
 mod fetch_09;
+mod tasks_02_03;
