@@ -579,23 +579,32 @@ mod tests {
 
     #[test]
     fn a_pause_takes_effect_at_the_next_chunk_not_the_next_file() {
-        // Pause at 75 ms, in chunk 2 of users.csv (50..100 ms); resume at 400 ms.
-        let report = run_scripted("pause@75ms,resume@400ms", CHUNK);
-        let users: Vec<_> = report
+        // Pause at 150 ms, in chunk 2 of users.csv (100..200 ms, or chunk 1 on a slow machine);
+        // resume at 500 ms.
+        let chunk = ms(100);
+        let report = run_scripted("pause@150ms,resume@500ms", chunk);
+        assert_eq!(report.pauses.len(), 1, "{report:?}");
+        // The first chunk that waited for the resume ...
+        let waited = report
             .chunks
             .iter()
-            .filter(|c| c.file == "users.csv")
-            .collect();
-        // The chunk in progress is finished well before the resume ...
-        assert_eq!(users[1].chunk, 2);
-        assert!(users[1].finished < ms(400), "{report:?}");
-        // ... and the very next chunk, still in the same file, waits for the resume.
-        assert_eq!(users[2].chunk, 3);
-        assert!(users[2].started >= ms(400), "{report:?}");
-        assert_eq!(report.pauses.len(), 1);
-        // Resumed at 400 ms with 13 chunks to go.
-        assert!(report.took >= ms(400) + CHUNK * 13, "{report:?}");
+            .position(|c| c.started >= ms(500))
+            .expect("chunks ran after the resume");
+        assert!(
+            waited >= 1,
+            "the job had started before the pause: {report:?}"
+        );
+        // ... followed a chunk that was finished, not cut, well before the resume ...
+        assert!(report.chunks[waited - 1].finished < ms(500), "{report:?}");
+        // ... and is still in the same file: the pause did not wait for the end of users.csv.
+        let next = &report.chunks[waited];
+        assert_eq!(next.file, "users.csv", "{report:?}");
+        assert!(next.chunk > 1, "{report:?}");
         assert_eq!(report.chunks.len(), 15);
+        assert!(
+            report.took >= ms(500) + chunk * (15 - waited as u32),
+            "{report:?}"
+        );
     }
 
     #[test]
