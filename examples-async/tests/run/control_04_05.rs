@@ -61,3 +61,40 @@ fn pause_resume_04_a_malformed_script_is_a_one_line_error_with_status_2() {
         assert!(run.stdout.is_empty(), "nothing ran: {}", run.stdout);
     }
 }
+
+#[test]
+fn run_heavy_functions_05_freezes_inline_and_keeps_time_off_the_runtime_thread() {
+    let run = run_example(env!("CARGO_BIN_EXE_05_run_heavy_functions"), &[]);
+    run.assert_success()
+        .assert_no_panic()
+        .assert_stdout_contains(&[
+            "Summary",
+            "inline on the runtime thread: ",
+            "spawn_blocking, one call at a time: ",
+            "rayon on all cores: ",
+            "spawn_blocking one by one ",
+            "| rayon ",
+            "(available_parallelism ",
+            "results equal: yes",
+        ]);
+    // The freeze is certain (the whole job blocks the only thread); "kept time" for the other two
+    // depends on how busy the machine is, and the unit tests check it with their bounds.
+    let inline = run
+        .stdout
+        .lines()
+        .find(|l| l.contains("inline on the runtime thread: "))
+        .unwrap_or_default();
+    assert!(inline.ends_with("froze"), "{inline}");
+    // Every call ran on the thread its way promises: inline on `main`, the others elsewhere.
+    assert!(
+        run.stdout.contains("[main] call 1/4: start"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("[rayon-"), "{}", run.stdout);
+    assert!(
+        run.elapsed < Duration::from_secs(5),
+        "took {:?}",
+        run.elapsed
+    );
+}
