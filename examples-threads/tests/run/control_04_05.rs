@@ -65,3 +65,35 @@ fn pause_resume_threads_04_a_malformed_script_is_a_one_line_error_with_status_2(
         assert!(run.stdout.is_empty(), "nothing ran: {}", run.stdout);
     }
 }
+
+#[test]
+fn run_heavy_functions_threads_05_compares_thread_counts_with_equal_results() {
+    let run = run_example(env!("CARGO_BIN_EXE_05_run_heavy_functions_threads"), &[]);
+    run.assert_success()
+        .assert_no_panic()
+        .assert_stdout_contains(&[
+            "Summary",
+            "sequential, 1 thread: ",
+            " threads (one per core): ",
+            " threads (8 per core): ",
+            "sequential ",
+            "| one thread per core ",
+            "(available_parallelism ",
+            "| 8 threads per core ",
+            "ideal 1.00x: more threads than cores gain nothing",
+            "results equal: yes",
+        ]);
+    // The work ran on named threads, and the heartbeat on main.
+    for thread in ["[cruncher]", "[core-0]", "[thread-0]", "[main] heartbeat"] {
+        assert!(
+            run.stdout.contains(thread),
+            "no line from {thread}\n{}",
+            run.stdout
+        );
+    }
+    assert!(
+        run.elapsed < Duration::from_secs(5),
+        "took {:?}",
+        run.elapsed
+    );
+}
