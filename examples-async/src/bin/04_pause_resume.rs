@@ -260,9 +260,10 @@ async fn play_script(script: Script, start: Instant, commands: mpsc::Sender<Comm
 /// Reads commands typed on a terminal, one per line, and sends them to the job.
 ///
 /// This is blocking code for a plain thread, on purpose: `tokio::io::stdin` also reads on a
-/// background thread, but one that the runtime waits for at shutdown, and a read of a terminal
-/// cannot be cancelled. The job would be done and the program would wait for an Enter (upstream's
-/// Python and C++ heavy-functions example both do that). A thread of our own dies with the process.
+/// background thread, but one from the runtime's blocking pool, which the runtime waits for at
+/// shutdown, and a read of a terminal cannot be cancelled. The job would be done and the program
+/// would wait for an Enter (upstream's Python `pause_resume.py` and C++ `heavy_functions.cpp` do
+/// just that). A thread of our own is not waited for: it ends with the process.
 ///
 /// End of input (Ctrl-D, a closed stdin) ends the loop; dropping `commands` then tells the job.
 fn read_commands(input: impl BufRead, commands: mpsc::Sender<Command>) {
