@@ -293,7 +293,8 @@ async fn main() -> anyhow::Result<()> {
 mod tests {
     //! Real time: CPU work cannot run on a paused clock. The bounds hold on a busy 2-core machine:
     //! the freeze's lower bound is exact (no tick can happen while the only thread computes), the
-    //! "kept time" bound allows a tick to come [`LATE`] late.
+    //! "kept time" bound allows a tick to come [`LATE`] late (more on a machine so busy that the
+    //! work itself ran slow, but always well under the work's own time).
     use super::*;
 
     /// The tests that measure time take turns: on two cores, a CPU-bound test next to a timing test
@@ -340,8 +341,12 @@ mod tests {
             total.expect("no call panics"),
             closed_form(3 * SQUARES_PER_CALL)
         );
+        // A busy machine can keep any thread waiting (a virtual machine's cores are themselves
+        // shared): the allowance grows with how slowly the machine ran the work, and stays far
+        // below the work itself, which is the least the gap would be if the work ran inline.
+        let allowed = (TICK + LATE).max(took / 2);
         assert!(
-            beat.longest_gap <= TICK + LATE,
+            beat.longest_gap <= allowed,
             "longest gap {:?} while the work took {took:?}",
             beat.longest_gap
         );

@@ -365,12 +365,16 @@ mod tests {
         let _turn = take_turn();
         let threads = available_cores() * THREADS_PER_CORE;
         let (total, beat, took) = with_heartbeat(|| {
-            on_threads(job(3, SQUARES_PER_CALL), threads, "busy").expect("no thread panics")
+            on_threads(job(4, SQUARES_PER_CALL), threads, "busy").expect("no thread panics")
         })
         .expect("no thread panics");
-        assert_eq!(total, closed_form(3 * SQUARES_PER_CALL));
+        assert_eq!(total, closed_form(4 * SQUARES_PER_CALL));
+        // A busy machine can keep any thread waiting (a virtual machine's cores are themselves
+        // shared): the allowance grows with how slowly the machine ran the work, and stays far
+        // below the work itself, which is the gap a heartbeat stuck behind the work would show.
+        let allowed = (TICK + LATE).max(took / 2);
         assert!(
-            beat.longest_gap <= TICK + LATE,
+            beat.longest_gap <= allowed,
             "longest gap {:?} while the work took {took:?}",
             beat.longest_gap
         );
