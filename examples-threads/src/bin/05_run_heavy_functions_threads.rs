@@ -38,13 +38,16 @@
 //!
 //! ```text
 //!   0.000s  INFO [main] --- 1. sequential: one call after another on one thread ---
-//!   0.000s  INFO [main] heartbeat 1
 //!   0.000s  INFO [cruncher] call 1/4: start
+//!   0.000s  INFO [main] heartbeat 1
 //!   0.050s  INFO [main] heartbeat 2
 //!   ...
 //!   1.100s  INFO [thread-0] slice 1/16: start
 //!   1.100s  INFO [thread-1] slice 2/16: start
 //!   ...
+//!   sequential, 1 thread: 540 ms, main heartbeat longest gap 52 ms (tick 50 ms): kept time
+//!   2 threads (one per core): 280 ms, main heartbeat longest gap 51 ms (tick 50 ms): kept time
+//!   16 threads (8 per core): 290 ms, main heartbeat longest gap 55 ms (tick 50 ms): kept time
 //!   sequential 540 ms | one thread per core 280 ms | 1.93x, ideal 2.00x (available_parallelism 2)
 //!   one thread per core 280 ms | 8 threads per core 290 ms | 0.97x, ideal 1.00x: more threads than cores gain nothing
 //!   results equal: yes
