@@ -8,3 +8,4 @@
 mod basic_01;
 mod fetch_09;
 mod tasks_02_03;
+mod control_04_05;

@@ -1,0 +1,99 @@
+use std::time::Duration;
+
+use common::process::run_example;
+
+#[test]
+fn pause_resume_threads_04_pauses_at_the_next_chunk_and_finishes_with_stdin_closed() {
+    // No `--commands` and stdin closed (not a terminal): the built-in script runs.
+    let run = run_example(env!("CARGO_BIN_EXE_04_pause_resume_threads"), &[]);
+    run.assert_success()
+        .assert_no_panic()
+        .assert_stdout_contains(&[
+            "commands from the script: pause@250ms,resume@850ms",
+            "[worker] paused before chunk 1 of orders.csv",
+            "[controller] command: pause",
+            "Summary",
+            "chunks processed: 15/15 (5 files x 3 chunks of 100 ms)",
+            "pauses: 1, stood still ",
+            "finished in ",
+            "| ideal ",
+        ]);
+    assert!(
+        run.elapsed < Duration::from_secs(5),
+        "took {:?}",
+        run.elapsed
+    );
+}
+
+#[test]
+fn pause_resume_threads_04_quit_ends_the_job_and_a_script_ending_paused_does_not_hang() {
+    let run = run_example(
+        env!("CARGO_BIN_EXE_04_pause_resume_threads"),
+        &["--commands", "pause@250ms,resume@450ms,quit@650ms"],
+    );
+    run.assert_success()
+        .assert_no_panic()
+        .assert_stdout_contains(&["quit at ", "after finishing the chunk in progress"]);
+
+    // Upstream's C++ hangs here: the input ends while paused. The job resumes and finishes.
+    let run = run_example(
+        env!("CARGO_BIN_EXE_04_pause_resume_threads"),
+        &["--commands", "pause@150ms"],
+    );
+    run.assert_success()
+        .assert_no_panic()
+        .assert_stdout_contains(&["end of input while paused", "chunks processed: 15/15"]);
+    assert!(
+        run.elapsed < Duration::from_secs(5),
+        "took {:?}",
+        run.elapsed
+    );
+}
+
+#[test]
+fn pause_resume_threads_04_a_malformed_script_is_a_one_line_error_with_status_2() {
+    for bad in ["pause@soon", "jump@1s", "resume@900ms,pause@300ms", "pause"] {
+        let run = run_example(
+            env!("CARGO_BIN_EXE_04_pause_resume_threads"),
+            &["--commands", bad],
+        );
+        run.assert_code(2)
+            .assert_no_panic()
+            .assert_stderr_contains(&["error: invalid value", "--commands"]);
+        let first = run.stderr.lines().next().unwrap_or_default();
+        assert!(first.contains(bad), "the error names the value: {first}");
+        assert!(run.stdout.is_empty(), "nothing ran: {}", run.stdout);
+    }
+}
+
+#[test]
+fn run_heavy_functions_threads_05_compares_thread_counts_with_equal_results() {
+    let run = run_example(env!("CARGO_BIN_EXE_05_run_heavy_functions_threads"), &[]);
+    run.assert_success()
+        .assert_no_panic()
+        .assert_stdout_contains(&[
+            "Summary",
+            "sequential, 1 thread: ",
+            " threads (one per core): ",
+            " threads (8 per core): ",
+            "sequential ",
+            "| one thread per core ",
+            "(available_parallelism ",
+            "| 8 threads per core ",
+            "ideal 1.00x: more threads than cores gain nothing",
+            "results equal: yes",
+        ]);
+    // The work ran on named threads, and the heartbeat on main.
+    for thread in ["[cruncher]", "[core-0]", "[thread-0]", "[main] heartbeat"] {
+        assert!(
+            run.stdout.contains(thread),
+            "no line from {thread}\n{}",
+            run.stdout
+        );
+    }
+    assert!(
+        run.elapsed < Duration::from_secs(5),
+        "took {:?}",
+        run.elapsed
+    );
+}
