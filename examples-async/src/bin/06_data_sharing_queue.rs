@@ -393,7 +393,9 @@ mod tests {
     async fn dropping_the_consumer_makes_the_producer_fail_not_hang() {
         let (tx, rx) = queue(QueueKind::Bounded(1));
         drop(rx);
-        let err = produce(tx, Instant::now()).await.expect_err("nobody listens");
+        let err = produce(tx, Instant::now())
+            .await
+            .expect_err("nobody listens");
         assert!(err.to_string().contains("hung up"), "{err}");
     }
 }

@@ -1,0 +1,43 @@
+use std::time::Duration;
+
+use common::process::run_example;
+
+#[test]
+fn data_sharing_queue_threads_06_bounds_the_queue_and_lets_the_unbounded_one_grow() {
+    let run = run_example(env!("CARGO_BIN_EXE_06_data_sharing_queue_threads"), &[]);
+    run.assert_success()
+        .assert_no_panic()
+        .assert_stdout_contains(&[
+            "Summary",
+            "bounded (capacity 3): 10/10 items received, in order; largest queue ",
+            "unbounded: 10/10 items received, in order; largest queue ",
+            "unbounded: producer waited 0 times",
+            "(ideal 1030 ms each: the consumer sets the pace)",
+        ]);
+    // The counted queue length never exceeds the capacity, even on a busy machine.
+    let largest = |prefix: &str| -> usize {
+        let line = run
+            .stdout
+            .lines()
+            .find(|l| l.trim_start().starts_with(prefix))
+            .unwrap_or_else(|| panic!("no line {prefix:?}\n{}", run.stdout));
+        let rest = &line[line.find("largest queue ").expect("the figure") + 14..];
+        rest.split(' ')
+            .next()
+            .and_then(|n| n.parse().ok())
+            .expect("a number")
+    };
+    assert!(largest("bounded (capacity 3):") <= 3, "{}", run.stdout);
+    assert!(largest("unbounded:") > 3, "{}", run.stdout);
+    // Backpressure is visible in the log, on the producer's own thread.
+    assert!(
+        run.stdout
+            .contains("[producer] producer: queue full (3 items)")
+    );
+    assert!(run.stdout.contains("dropping the sender closes the queue"));
+    assert!(
+        run.elapsed < Duration::from_secs(5),
+        "took {:?}",
+        run.elapsed
+    );
+}
