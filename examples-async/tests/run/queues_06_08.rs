@@ -27,3 +27,29 @@ fn data_sharing_queue_06_bounds_the_queue_and_lets_the_unbounded_one_grow() {
         run.elapsed
     );
 }
+
+#[test]
+fn semaphore_07_lets_exactly_three_in_and_follows_the_schedule() {
+    let run = run_example(env!("CARGO_BIN_EXE_07_semaphore"), &[]);
+    run.assert_success()
+        .assert_no_panic()
+        .assert_stdout_contains(&[
+            "Summary",
+            "10/10 tasks used the resource; at most 3 inside at once (3 permits)",
+            "permits free at the end: 3 of 3 (none leaked)",
+            "(ideal 950 ms, the FIFO schedule; one at a time 2350 ms, all at once 400 ms)",
+        ]);
+    // Fair (FIFO): each freed permit goes to the longest waiter, so the tasks enter in order.
+    let entered: Vec<&str> = run
+        .stdout
+        .lines()
+        .filter(|l| l.contains(": in after waiting"))
+        .filter_map(|l| l.split("task ").nth(1)?.split(':').next())
+        .collect();
+    assert_eq!(entered, ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"]);
+    assert!(
+        run.elapsed < Duration::from_secs(5),
+        "took {:?}",
+        run.elapsed
+    );
+}

@@ -41,3 +41,26 @@ fn data_sharing_queue_threads_06_bounds_the_queue_and_lets_the_unbounded_one_gro
         run.elapsed
     );
 }
+
+#[test]
+fn semaphore_threads_07_lets_exactly_three_in() {
+    let run = run_example(env!("CARGO_BIN_EXE_07_semaphore_threads"), &[]);
+    run.assert_success()
+        .assert_no_panic()
+        .assert_stdout_contains(&[
+            "Summary",
+            "10/10 tasks used the resource; at most 3 inside at once (3 permits)",
+            "permits free at the end: 3 of 3 (none leaked)",
+            "(ideal 783-1050 ms, depending on who gets each freed permit;",
+        ]);
+    // One named thread per task.
+    for task in 0..10 {
+        let thread = format!("[task-{task}] task {task}: in after waiting");
+        assert!(run.stdout.contains(&thread), "{thread}\n{}", run.stdout);
+    }
+    assert!(
+        run.elapsed < Duration::from_secs(5),
+        "took {:?}",
+        run.elapsed
+    );
+}
