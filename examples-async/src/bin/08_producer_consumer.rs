@@ -33,18 +33,21 @@
 //! The output will look similar to this (which consumer takes which URL depends on the seed):
 //!
 //! ```text
-//!   0.097s  INFO [main] producer pages: queued https://example.com/page-1
-//!   0.097s  INFO [main] consumer-1: downloading https://example.com/page-1
+//!   0.000s  INFO [main] 2 producers, 3 consumers, a queue of 3; seed 2024
+//!   0.077s  INFO [main] producer products: queued https://example.com/product-1
+//!   0.077s  INFO [main] consumer-1: downloading https://example.com/product-1
 //!   ...
-//!   0.512s  INFO [main] producer products: done, dropping its sender
+//!   0.214s  INFO [main] producer pages: queue full (3 URLs), waiting to add https://example.com/page-3
 //!   ...
-//!   0.871s  INFO [main] consumer-3: queue closed and empty, stopping
+//!   0.495s  INFO [main] producer pages: done, dropping its sender
+//!   ...
+//!   1.024s  INFO [main] consumer-3: queue closed and empty, stopping
 //!
 //! Summary
 //!   produced 8 = consumed 8 (each URL exactly once)
-//!   per consumer: consumer-1 3, consumer-2 3, consumer-3 2
-//!   producers done at 512 ms; consumers stopped at 745, 871, 871 ms (all after the producers)
-//!   total 871 ms (at least 618 ms: the download and save time, 1855 ms, shared by 3 consumers)
+//!   per consumer: consumer-1 3, consumer-2 2, consumer-3 3
+//!   producers done at 495 ms; consumers stopped at 781 ms, 710 ms, 1024 ms (all after the producers)
+//!   total 1024 ms (at least 727 ms: the download and save time, 2181 ms, shared by 3 consumers)
 //! ```
 
 use std::sync::Arc;
@@ -228,8 +231,10 @@ async fn run(seed: u64, delays: Delays) -> anyhow::Result<CrawlRun> {
         .map(|(&(name, _), pages)| tokio::spawn(produce(name, pages, tx.clone(), start)))
         .collect();
     // This function's own sender must go too, or the queue would never close and the consumers would
-    // wait forever.
+    // wait forever. Its handle on the receiver goes as well: if every consumer died, a producer's
+    // `send` then fails ("every consumer is gone") instead of waiting forever on a full queue.
     drop(tx);
+    drop(queue);
 
     let mut produced = Vec::new();
     let mut producers_done = Duration::ZERO;
@@ -303,7 +308,7 @@ async fn main() -> anyhow::Result<()> {
     let stopped: Vec<String> = r
         .consumers
         .iter()
-        .map(|c| fmt_duration(c.stopped_at).trim_end_matches(" ms").to_string())
+        .map(|c| fmt_duration(c.stopped_at))
         .collect();
     let all_after = r.consumers.iter().all(|c| c.stopped_at >= r.producers_done);
     let (work, least) = lower_bound(args.seed, DELAYS);
@@ -313,7 +318,11 @@ async fn main() -> anyhow::Result<()> {
     println!(
         "  produced {} {} consumed {consumed} ({})",
         r.produced.len(),
-        if r.produced.len() == consumed { "=" } else { "!=" },
+        if r.produced.len() == consumed {
+            "="
+        } else {
+            "!="
+        },
         if r.each_exactly_once() {
             "each URL exactly once"
         } else {
@@ -322,7 +331,7 @@ async fn main() -> anyhow::Result<()> {
     );
     println!("  per consumer: {}", per_consumer.join(", "));
     println!(
-        "  producers done at {}; consumers stopped at {} ms ({})",
+        "  producers done at {}; consumers stopped at {} ({})",
         fmt_duration(r.producers_done),
         stopped.join(", "),
         if all_after {

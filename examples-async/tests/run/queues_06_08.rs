@@ -53,3 +53,39 @@ fn semaphore_07_lets_exactly_three_in_and_follows_the_schedule() {
         run.elapsed
     );
 }
+
+#[test]
+fn producer_consumer_08_consumes_every_url_once_and_stops_after_the_producers() {
+    let run = run_example(env!("CARGO_BIN_EXE_08_producer_consumer"), &["--seed", "7"]);
+    run.assert_success()
+        .assert_no_panic()
+        .assert_stdout_contains(&[
+            "seed 7",
+            "Summary",
+            "produced 8 = consumed 8 (each URL exactly once)",
+            "per consumer: consumer-1 ",
+            "(all after the producers)",
+            "shared by 3 consumers)",
+        ]);
+    // Shutdown by dropped senders: every consumer says it saw the queue closed.
+    for id in 1..=3 {
+        let line = format!("consumer-{id}: queue closed and empty, stopping");
+        assert!(run.stdout.contains(&line), "{line}\n{}", run.stdout);
+    }
+    assert!(
+        run.elapsed < Duration::from_secs(5),
+        "took {:?}",
+        run.elapsed
+    );
+}
+
+#[test]
+fn producer_consumer_08_rejects_a_bad_seed_with_status_2() {
+    let run = run_example(
+        env!("CARGO_BIN_EXE_08_producer_consumer"),
+        &["--seed", "abc"],
+    );
+    run.assert_code(2)
+        .assert_no_panic()
+        .assert_stderr_contains(&["invalid value 'abc' for '--seed <SEED>'"]);
+}

@@ -42,7 +42,7 @@
 //! Summary
 //!   10/10 tasks used the resource; at most 3 inside at once (3 permits)
 //!   permits free at the end: 3 of 3 (none leaked)
-//!   total 953 ms (ideal 783-1050 ms, depending on who gets each freed permit; one at a time 2350 ms, all at once 400 ms)
+//!   total 953 ms (ideal 783 ms to 1050 ms, depending on who gets each freed permit; one at a time 2350 ms, all at once 400 ms)
 //! ```
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -265,9 +265,9 @@ fn main() -> anyhow::Result<()> {
         }
     );
     println!(
-        "  total {} (ideal {}-{}, depending on who gets each freed permit; one at a time {}, all at once {})",
+        "  total {} (ideal {} to {}, depending on who gets each freed permit; one at a time {}, all at once {})",
         fmt_duration(r.total),
-        fmt_duration(lower).trim_end_matches(" ms"),
+        fmt_duration(lower),
         fmt_duration(upper),
         fmt_duration(one_at_a_time),
         fmt_duration(all_at_once)

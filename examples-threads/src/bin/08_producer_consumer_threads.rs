@@ -33,18 +33,20 @@
 //! The output will look similar to this (which consumer takes which URL varies):
 //!
 //! ```text
+//!   0.000s  INFO [main] 2 producers, 3 consumers, a queue of 3; seed 2024
 //!   0.076s  INFO [producer-products] producer products: queued https://example.com/product-1
 //!   0.076s  INFO [consumer-1] consumer-1: downloading https://example.com/product-1
+//!   0.106s  INFO [consumer-2] consumer-2: downloading https://example.com/page-1
 //!   ...
-//!   0.496s  INFO [producer-pages] producer pages: done, dropping its sender
+//!   0.492s  INFO [producer-pages] producer pages: done, dropping its sender
 //!   ...
-//!   1.022s  INFO [consumer-3] consumer-3: queue closed and empty, stopping
+//!   1.016s  INFO [consumer-3] consumer-3: queue closed and empty, stopping
 //!
 //! Summary
 //!   produced 8 = consumed 8 (each URL exactly once)
 //!   per consumer: consumer-1 3, consumer-2 2, consumer-3 3
-//!   producers done at 496 ms; consumers stopped at 785, 710, 1022 ms (all after the producers)
-//!   total 1022 ms (at least 727 ms: the download and save time, 2181 ms, shared by 3 consumers)
+//!   producers done at 492 ms; consumers stopped at 775 ms, 706 ms, 1016 ms (all after the producers)
+//!   total 1016 ms (at least 727 ms: the download and save time, 2181 ms, shared by 3 consumers)
 //! ```
 
 use std::thread;
@@ -228,8 +230,10 @@ fn run(seed: u64, delays: Delays) -> anyhow::Result<CrawlRun> {
             );
         }
         // This function's own sender must go too, or the queue would never close and the consumers
-        // would wait forever. (Its receiver may stay: receivers do not keep a channel open.)
+        // would wait forever. Its receiver goes as well: if every consumer died, a producer's `send`
+        // then fails ("every consumer is gone") instead of blocking forever on a full queue.
         drop(tx);
+        drop(rx);
 
         let mut produced = Vec::new();
         let mut producers_done = Duration::ZERO;
@@ -308,7 +312,7 @@ fn main() -> anyhow::Result<()> {
     let stopped: Vec<String> = r
         .consumers
         .iter()
-        .map(|c| fmt_duration(c.stopped_at).trim_end_matches(" ms").to_string())
+        .map(|c| fmt_duration(c.stopped_at))
         .collect();
     let all_after = r.consumers.iter().all(|c| c.stopped_at >= r.producers_done);
     let (work, least) = lower_bound(args.seed, DELAYS);
@@ -318,7 +322,11 @@ fn main() -> anyhow::Result<()> {
     println!(
         "  produced {} {} consumed {consumed} ({})",
         r.produced.len(),
-        if r.produced.len() == consumed { "=" } else { "!=" },
+        if r.produced.len() == consumed {
+            "="
+        } else {
+            "!="
+        },
         if r.each_exactly_once() {
             "each URL exactly once"
         } else {
@@ -327,7 +335,7 @@ fn main() -> anyhow::Result<()> {
     );
     println!("  per consumer: {}", per_consumer.join(", "));
     println!(
-        "  producers done at {}; consumers stopped at {} ms ({})",
+        "  producers done at {}; consumers stopped at {} ({})",
         fmt_duration(r.producers_done),
         stopped.join(", "),
         if all_after {
