@@ -94,17 +94,17 @@ struct QueueRun {
 
 /// The sending half of either kind of channel. tokio has two types because an unbounded send
 /// cannot wait: `UnboundedSender::send` is not even `async`.
-enum Producer {
+enum QueueSender {
     Bounded(mpsc::Sender<u32>),
     Unbounded(mpsc::UnboundedSender<u32>),
 }
 
-impl Producer {
+impl QueueSender {
     /// Puts `item` in the queue and returns how long it had to wait for room (`None`: no wait).
     /// Fails only if the consumer is gone.
     async fn put(&self, item: u32) -> anyhow::Result<Option<Duration>> {
         match self {
-            Producer::Bounded(tx) => {
+            QueueSender::Bounded(tx) => {
                 // `try_send` first, only so that the wait can be seen in the log: a plain
                 // `tx.send(item).await` waits exactly the same way, silently.
                 match tx.try_send(item) {
@@ -125,7 +125,7 @@ impl Producer {
                 }
             }
             // Never waits: the item is appended to a list that can grow until memory runs out.
-            Producer::Unbounded(tx) => {
+            QueueSender::Unbounded(tx) => {
                 tx.send(item)
                     .map_err(|_| anyhow::anyhow!("the consumer hung up"))?;
                 Ok(None)
@@ -135,38 +135,38 @@ impl Producer {
 }
 
 /// The receiving half of either kind of channel.
-enum Consumer {
+enum QueueReceiver {
     Bounded(mpsc::Receiver<u32>),
     Unbounded(mpsc::UnboundedReceiver<u32>),
 }
 
-impl Consumer {
+impl QueueReceiver {
     /// The next item, or `None` once every sender is gone and the queue is empty.
     async fn recv(&mut self) -> Option<u32> {
         match self {
-            Consumer::Bounded(rx) => rx.recv().await,
-            Consumer::Unbounded(rx) => rx.recv().await,
+            QueueReceiver::Bounded(rx) => rx.recv().await,
+            QueueReceiver::Unbounded(rx) => rx.recv().await,
         }
     }
 
     /// How many items are waiting in the queue right now.
     fn len(&self) -> usize {
         match self {
-            Consumer::Bounded(rx) => rx.len(),
-            Consumer::Unbounded(rx) => rx.len(),
+            QueueReceiver::Bounded(rx) => rx.len(),
+            QueueReceiver::Unbounded(rx) => rx.len(),
         }
     }
 }
 
-fn queue(kind: QueueKind) -> (Producer, Consumer) {
+fn queue(kind: QueueKind) -> (QueueSender, QueueReceiver) {
     match kind {
         QueueKind::Bounded(capacity) => {
             let (tx, rx) = mpsc::channel(capacity);
-            (Producer::Bounded(tx), Consumer::Bounded(rx))
+            (QueueSender::Bounded(tx), QueueReceiver::Bounded(rx))
         }
         QueueKind::Unbounded => {
             let (tx, rx) = mpsc::unbounded_channel();
-            (Producer::Unbounded(tx), Consumer::Unbounded(rx))
+            (QueueSender::Unbounded(tx), QueueReceiver::Unbounded(rx))
         }
     }
 }
@@ -178,7 +178,7 @@ type ProducerReport = (u32, Duration, Duration);
 ///
 /// Taking `tx` by value matters: when this function returns, `tx` is dropped, the channel has no
 /// sender left, and the consumer's `recv()` returns `None` after the last item. No sentinel needed.
-async fn produce(tx: Producer, start: Instant) -> anyhow::Result<ProducerReport> {
+async fn produce(tx: QueueSender, start: Instant) -> anyhow::Result<ProducerReport> {
     let mut waits = 0;
     let mut waited = Duration::ZERO;
     for item in 0..ITEMS {
@@ -201,7 +201,7 @@ async fn produce(tx: Producer, start: Instant) -> anyhow::Result<ProducerReport>
 
 /// Takes items until the queue is closed and empty; returns them in the order received, the largest
 /// queue length it saw, and when it finished.
-async fn consume(mut rx: Consumer, start: Instant) -> (Vec<u32>, usize, Duration) {
+async fn consume(mut rx: QueueReceiver, start: Instant) -> (Vec<u32>, usize, Duration) {
     let mut received = Vec::new();
     let mut peak_len = 0;
     loop {

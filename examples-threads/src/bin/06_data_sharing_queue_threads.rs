@@ -101,18 +101,18 @@ struct QueueRun {
 
 /// The sending half of either kind of channel: `SyncSender` (bounded) blocks when the queue is full,
 /// `Sender` (unbounded) never does. The receiving half is the same type for both.
-enum Producer {
+enum QueueSender {
     /// std's `SyncSender` cannot tell its capacity, so it travels with it (for the log).
     Bounded(mpsc::SyncSender<u32>, usize),
     Unbounded(mpsc::Sender<u32>),
 }
 
-impl Producer {
+impl QueueSender {
     /// Puts `item` in the queue and returns how long it had to wait for room (`None`: no wait).
     /// Fails only if the consumer is gone.
     fn put(&self, item: u32) -> anyhow::Result<Option<Duration>> {
         match self {
-            Producer::Bounded(tx, capacity) => {
+            QueueSender::Bounded(tx, capacity) => {
                 // `try_send` first, only so that the wait can be seen in the log: a plain
                 // `tx.send(item)` blocks exactly the same way, silently.
                 match tx.try_send(item) {
@@ -131,7 +131,7 @@ impl Producer {
                 }
             }
             // Never blocks: the item is appended to a list that can grow until memory runs out.
-            Producer::Unbounded(tx) => {
+            QueueSender::Unbounded(tx) => {
                 tx.send(item)
                     .map_err(|_| anyhow::anyhow!("the consumer hung up"))?;
                 Ok(None)
@@ -140,15 +140,15 @@ impl Producer {
     }
 }
 
-fn queue(kind: QueueKind) -> (Producer, mpsc::Receiver<u32>) {
+fn queue(kind: QueueKind) -> (QueueSender, mpsc::Receiver<u32>) {
     match kind {
         QueueKind::Bounded(capacity) => {
             let (tx, rx) = mpsc::sync_channel(capacity);
-            (Producer::Bounded(tx, capacity), rx)
+            (QueueSender::Bounded(tx, capacity), rx)
         }
         QueueKind::Unbounded => {
             let (tx, rx) = mpsc::channel();
-            (Producer::Unbounded(tx), rx)
+            (QueueSender::Unbounded(tx), rx)
         }
     }
 }
@@ -160,7 +160,7 @@ type ProducerReport = (u32, Duration, Duration);
 ///
 /// Taking `tx` by value matters: when this function returns, `tx` is dropped, the channel has no
 /// sender left, and the consumer's `recv()` fails after the last item. No sentinel needed.
-fn produce(tx: Producer, sent: &AtomicUsize, start: Instant) -> anyhow::Result<ProducerReport> {
+fn produce(tx: QueueSender, sent: &AtomicUsize, start: Instant) -> anyhow::Result<ProducerReport> {
     let mut waits = 0;
     let mut waited = Duration::ZERO;
     for item in 0..ITEMS {
