@@ -9,3 +9,4 @@ mod basic_01;
 mod fetch_09;
 mod tasks_02_03;
 mod control_04_05;
+mod queues_06_08;

@@ -1,0 +1,91 @@
+use std::time::Duration;
+
+use common::process::run_example;
+
+#[test]
+fn data_sharing_queue_06_bounds_the_queue_and_lets_the_unbounded_one_grow() {
+    let run = run_example(env!("CARGO_BIN_EXE_06_data_sharing_queue"), &[]);
+    run.assert_success()
+        .assert_no_panic()
+        .assert_stdout_contains(&[
+            "Summary",
+            "bounded (capacity 3): 10/10 items received, in order; largest queue 3 (capacity 3)",
+            "bounded (capacity 3): producer waited 5 times",
+            "unbounded: 10/10 items received, in order; largest queue 7 (no limit)",
+            "unbounded: producer waited 0 times",
+            "(ideal 1030 ms each: the consumer sets the pace)",
+        ]);
+    // Backpressure is visible in the log, and the queue is closed by dropping the sender.
+    assert!(
+        run.stdout
+            .contains("producer: queue full (3 items), waiting for room")
+    );
+    assert!(run.stdout.contains("dropping the sender closes the queue"));
+    assert!(
+        run.elapsed < Duration::from_secs(5),
+        "took {:?}",
+        run.elapsed
+    );
+}
+
+#[test]
+fn semaphore_07_lets_exactly_three_in_and_follows_the_schedule() {
+    let run = run_example(env!("CARGO_BIN_EXE_07_semaphore"), &[]);
+    run.assert_success()
+        .assert_no_panic()
+        .assert_stdout_contains(&[
+            "Summary",
+            "10/10 tasks used the resource; at most 3 inside at once (3 permits)",
+            "permits free at the end: 3 of 3 (none leaked)",
+            "(ideal 950 ms, the FIFO schedule; one at a time 2350 ms, all at once 400 ms)",
+        ]);
+    // Fair (FIFO): each freed permit goes to the longest waiter, so the tasks enter in order.
+    let entered: Vec<&str> = run
+        .stdout
+        .lines()
+        .filter(|l| l.contains(": in after waiting"))
+        .filter_map(|l| l.split("task ").nth(1)?.split(':').next())
+        .collect();
+    assert_eq!(entered, ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"]);
+    assert!(
+        run.elapsed < Duration::from_secs(5),
+        "took {:?}",
+        run.elapsed
+    );
+}
+
+#[test]
+fn producer_consumer_08_consumes_every_url_once_and_stops_after_the_producers() {
+    let run = run_example(env!("CARGO_BIN_EXE_08_producer_consumer"), &["--seed", "7"]);
+    run.assert_success()
+        .assert_no_panic()
+        .assert_stdout_contains(&[
+            "seed 7",
+            "Summary",
+            "produced 8 = consumed 8 (each URL exactly once)",
+            "per consumer: consumer-1 ",
+            "(all after the producers)",
+            "shared by 3 consumers)",
+        ]);
+    // Shutdown by dropped senders: every consumer says it saw the queue closed.
+    for id in 1..=3 {
+        let line = format!("consumer-{id}: queue closed and empty, stopping");
+        assert!(run.stdout.contains(&line), "{line}\n{}", run.stdout);
+    }
+    assert!(
+        run.elapsed < Duration::from_secs(5),
+        "took {:?}",
+        run.elapsed
+    );
+}
+
+#[test]
+fn producer_consumer_08_rejects_a_bad_seed_with_status_2() {
+    let run = run_example(
+        env!("CARGO_BIN_EXE_08_producer_consumer"),
+        &["--seed", "abc"],
+    );
+    run.assert_code(2)
+        .assert_no_panic()
+        .assert_stderr_contains(&["invalid value 'abc' for '--seed <SEED>'"]);
+}
