@@ -22,3 +22,59 @@ fn mutex_10_shows_the_race_across_await_and_both_fixes() {
         run.elapsed
     );
 }
+
+#[test]
+fn barrier_11_keeps_the_phases_in_step() {
+    let run = run_example(env!("CARGO_BIN_EXE_11_barrier"), &[]);
+    run.assert_success().assert_no_panic().assert_stdout_contains(&[
+        "Summary",
+        "phase 1: arrival order ",
+        "phase 3: arrival order ",
+        "checked: no worker started a phase before all 5 had finished the previous one; 1 leader per phase",
+        "barrier run ",
+        "(the slowest worker of each phase, summed)",
+    ]);
+    // After the last phase nobody "continues to phase 4" (upstream JS does).
+    assert!(!run.stdout.contains("phase 4"), "{}", run.stdout);
+    let leader_lines = run
+        .stdout
+        .lines()
+        .filter(|l| l.contains(": leader of phase "))
+        .count();
+    assert_eq!(leader_lines, 3, "{}", run.stdout);
+    assert!(
+        run.elapsed < Duration::from_secs(5),
+        "took {:?}",
+        run.elapsed
+    );
+}
+
+#[test]
+fn barrier_11_takes_a_seed_and_rejects_a_bad_one() {
+    let first = run_example(env!("CARGO_BIN_EXE_11_barrier"), &["--seed", "7"]);
+    let second = run_example(env!("CARGO_BIN_EXE_11_barrier"), &["--seed", "7"]);
+    first.assert_success();
+    second.assert_success();
+    let arrivals = |stdout: &str| -> Vec<String> {
+        stdout
+            .lines()
+            .filter(|l| l.contains("arrival order"))
+            .map(str::to_string)
+            .collect()
+    };
+    // The same seed gives the same work, so the same arrival orders.
+    let strip = |lines: Vec<String>| -> Vec<String> {
+        lines
+            .into_iter()
+            .map(|l| l.split("; took").next().unwrap_or_default().to_string())
+            .collect()
+    };
+    assert_eq!(
+        strip(arrivals(&first.stdout)),
+        strip(arrivals(&second.stdout))
+    );
+
+    run_example(env!("CARGO_BIN_EXE_11_barrier"), &["--seed", "x"])
+        .assert_code(2)
+        .assert_stderr_contains(&["--seed"]);
+}
