@@ -63,6 +63,7 @@ use common::{fmt_duration, init_logging, time_async};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use tokio::sync::Barrier;
+use tokio::task::JoinHandle;
 use tokio::time::{Instant, sleep};
 use tracing::info;
 
@@ -253,7 +254,7 @@ impl Run {
 }
 
 /// One worker: for each phase, work, record the finish, wait for the others.
-async fn worker(id: usize, work: [Duration; PHASES], barrier: Arc<Barrier>, journal: Arc<Journal>) {
+async fn worker(id: usize, work: [Duration; PHASES], barrier: &Barrier, journal: &Journal) {
     for (index, work) in work.into_iter().enumerate() {
         let phase = index + 1;
         journal.record(id, phase, Kind::Start);
@@ -289,18 +290,14 @@ async fn run_phases(plan: &Plan) -> anyhow::Result<Run> {
     // One barrier for all phases: after releasing a generation it starts counting again from zero.
     let barrier = Arc::new(Barrier::new(WORKERS));
     let journal = Arc::new(Journal::new());
-    let workers: Vec<_> = plan
-        .iter()
-        .enumerate()
-        .map(|(index, work)| {
-            tokio::spawn(worker(
-                index + 1,
-                *work,
-                Arc::clone(&barrier),
-                Arc::clone(&journal),
-            ))
-        })
-        .collect();
+    let mut workers: Vec<JoinHandle<()>> = Vec::new();
+    for (index, work) in plan.iter().enumerate() {
+        let id = index + 1;
+        let (work, barrier, journal) = (*work, Arc::clone(&barrier), Arc::clone(&journal));
+        workers.push(tokio::spawn(async move {
+            worker(id, work, &barrier, &journal).await
+        }));
+    }
     for handle in workers {
         // A panicked worker comes back as an error. (The others would wait at the barrier forever:
         // another reason a failing worker must report, not vanish.)
@@ -338,7 +335,7 @@ fn names(workers: &[usize]) -> String {
         .join(", ")
 }
 
-// One thread: waiting at a barrier is something tasks do, not threads. A waiting task yields.
+// One thread is enough: a task waiting at the barrier yields, and the thread runs the others.
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();

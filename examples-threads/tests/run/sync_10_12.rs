@@ -21,3 +21,38 @@ fn mutex_threads_10_shows_the_forced_lost_update_and_both_fixes() {
         run.elapsed
     );
 }
+
+#[test]
+fn barrier_threads_11_keeps_the_phases_in_step() {
+    let run = run_example(env!("CARGO_BIN_EXE_11_barrier_threads"), &[]);
+    run.assert_success().assert_no_panic().assert_stdout_contains(&[
+        "Summary",
+        "phase 1: arrival order ",
+        "phase 3: arrival order ",
+        "checked: no worker started a phase before all 5 had finished the previous one; 1 leader per phase",
+        "barrier run ",
+        "(the slowest worker of each phase, summed)",
+        "[worker-1]",
+        "[worker-5]",
+    ]);
+    // After the last phase nobody "continues to phase 4" (upstream JS does).
+    assert!(!run.stdout.contains("phase 4"), "{}", run.stdout);
+    let leader_lines = run
+        .stdout
+        .lines()
+        .filter(|l| l.contains(": leader of phase "))
+        .count();
+    assert_eq!(leader_lines, 3, "{}", run.stdout);
+    assert!(
+        run.elapsed < Duration::from_secs(5),
+        "took {:?}",
+        run.elapsed
+    );
+}
+
+#[test]
+fn barrier_threads_11_rejects_a_bad_seed() {
+    run_example(env!("CARGO_BIN_EXE_11_barrier_threads"), &["--seed=-1"])
+        .assert_code(2)
+        .assert_stderr_contains(&["--seed"]);
+}
