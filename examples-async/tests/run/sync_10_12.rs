@@ -78,3 +78,27 @@ fn barrier_11_takes_a_seed_and_rejects_a_bad_one() {
         .assert_code(2)
         .assert_stderr_contains(&["--seed"]);
 }
+
+#[test]
+fn async_generator_12_streams_prefetches_adapts_and_reads_a_file() {
+    let run = run_example(env!("CARGO_BIN_EXE_12_async_generator"), &[]);
+    run.assert_success()
+        .assert_no_panic()
+        .assert_stdout_contains(&[
+            "Summary",
+            "collect all, then process: first user after ",
+            "stream: first user after ",
+            "(ideal 150 ms: one page), all 8 after ",
+            "stream with prefetch ",
+            "ideal 1.45x",
+            "prefetch saved ",
+            "(ideal 240 ms)",
+            "adapters (x2, multiples of 4, take 5): [0, 4, 8, 12, 16] from 9 numbers produced",
+            "file: 8 lines read back with tokio::fs, temporary file removed",
+        ]);
+    assert!(
+        run.elapsed < Duration::from_secs(5),
+        "took {:?}",
+        run.elapsed
+    );
+}
