@@ -74,6 +74,7 @@ use common::{Comparison, fmt_duration, init_logging};
 use futures::stream::{self, Stream, StreamExt};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 use tokio::time::{Instant, sleep};
 use tracing::{info, warn};
 
@@ -183,27 +184,32 @@ fn user_stream() -> impl Stream<Item = String> {
 /// A fetcher task runs ahead of the consumer: it fetches page n+1 as soon as page n is handed
 /// over. Capacity 1 bounds how far ahead it gets: when a page is already waiting, `send` waits too
 /// (backpressure, as in 06_data_sharing_queue). When the consumer drops the stream, `send` fails
-/// and the fetcher stops after its current page.
+/// and the fetcher stops after its current page. Its handle says how many pages it fetched (and
+/// would carry its panic, if it had one).
 ///
 /// Unlike `user_stream`, this one starts fetching when it is created: a spawned task is not lazy.
-fn user_stream_prefetched() -> impl Stream<Item = String> {
+fn user_stream_prefetched() -> (impl Stream<Item = String>, JoinHandle<usize>) {
     let (pages_tx, pages_rx) = mpsc::channel::<Page>(1);
-    tokio::spawn(async move {
+    let fetcher = tokio::spawn(async move {
+        let mut fetched = 0;
         let mut next = Some(1);
         while let Some(number) = next {
             let page = fetch_page(number).await;
+            fetched += 1;
             next = page.next;
             if pages_tx.send(page).await.is_err() {
                 info!("the consumer is gone: the fetcher stops");
                 break;
             }
         }
+        fetched
     });
-    stream::unfold(pages_rx, |mut pages_rx| async move {
+    let users = stream::unfold(pages_rx, |mut pages_rx| async move {
         let page = pages_rx.recv().await?;
         Some((stream::iter(page.users), pages_rx))
     })
-    .flatten()
+    .flatten();
+    (users, fetcher)
 }
 
 /// Without prefetch every page costs its fetch plus its processing, one after another.
@@ -325,7 +331,11 @@ async fn main() -> anyhow::Result<()> {
     let streamed = consume(Instant::now(), user_stream()).await;
 
     info!("--- the same stream, fetching the next page while processing ---");
-    let prefetched = consume(Instant::now(), user_stream_prefetched()).await;
+    let start = Instant::now();
+    let (users, fetcher) = user_stream_prefetched();
+    let prefetched = consume(start, users).await;
+    let pages = fetcher.await?;
+    info!("the fetcher fetched {pages} pages");
     anyhow::ensure!(
         collected.users == streamed.users && streamed.users == prefetched.users,
         "all three ways must process the same users in the same order"
@@ -415,7 +425,10 @@ mod tests {
     async fn a_stream_alone_saves_no_time_prefetching_does() {
         let collected = collect_then_process().await;
         let streamed = consume(Instant::now(), user_stream()).await;
-        let prefetched = consume(Instant::now(), user_stream_prefetched()).await;
+        let start = Instant::now();
+        let (users, fetcher) = user_stream_prefetched();
+        let prefetched = consume(start, users).await;
+        assert_eq!(fetcher.await.expect("the fetcher does not panic"), 3);
         // 3 pages x 150 + 8 users x 40, one after another.
         assert_eq!(collected.total, ms(770));
         assert_eq!(streamed.total, ms(770));
@@ -447,14 +460,13 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_consumer_that_stops_early_stops_the_fetcher() {
-        let first_two: Vec<String> = user_stream_prefetched().take(2).collect().await;
+        let (users, fetcher) = user_stream_prefetched();
+        let first_two: Vec<String> = users.take(2).collect().await;
         assert_eq!(first_two, ["user-1", "user-2"]);
-        // The stream (and its receiver) was dropped at 150 ms, while the fetcher was fetching page
-        // 2. It finishes that page at 300 ms, its `send` fails, and it ends. A fetcher that ignored
-        // the failed send would still be fetching page 3 at 350 ms.
-        sleep(PAGE_DELAY + ms(50)).await;
-        let metrics = tokio::runtime::Handle::current().metrics();
-        assert_eq!(metrics.num_alive_tasks(), 0);
+        // `take(2)` dropped the stream (and its receiver) at 150 ms, while the fetcher was fetching
+        // page 2. It finishes that page, its `send` fails, and it stops: page 3 is never fetched.
+        let fetched = fetcher.await.expect("the fetcher does not panic");
+        assert_eq!(fetched, 2);
     }
 
     #[tokio::test]
