@@ -56,3 +56,29 @@ fn barrier_threads_11_rejects_a_bad_seed() {
         .assert_code(2)
         .assert_stderr_contains(&["--seed"]);
 }
+
+#[test]
+fn async_generator_threads_12_iterates_prefetches_adapts_and_reads_a_file() {
+    let run = run_example(env!("CARGO_BIN_EXE_12_async_generator_threads"), &[]);
+    run.assert_success()
+        .assert_no_panic()
+        .assert_stdout_contains(&[
+            "Summary",
+            "collect all, then process: first user after ",
+            "iterator: first user after ",
+            "(ideal 150 ms: one page), all 8 after ",
+            "iterator with prefetch ",
+            "ideal 1.45x",
+            "prefetch saved ",
+            "(ideal 240 ms)",
+            "adapters (x2, multiples of 4, take 5): [0, 4, 8, 12, 16] from 9 numbers produced",
+            "file: 8 lines read back with std::fs, temporary file removed",
+            // The prefetching is done by its own thread.
+            "[page-fetcher]",
+        ]);
+    assert!(
+        run.elapsed < Duration::from_secs(5),
+        "took {:?}",
+        run.elapsed
+    );
+}
