@@ -10,3 +10,4 @@ mod fetch_09;
 mod tasks_02_03;
 mod control_04_05;
 mod queues_06_08;
+mod sync_10_12;
