@@ -3,7 +3,9 @@
 //! - [`logging`]: one call that makes every line show the time since start, the thread and the level.
 //! - [`timing`]: measure a closure or a future, and print a measured figure beside its ideal.
 //! - [`process`]: run an example binary with a deadline (the run tests, the demos that start children).
+//! - [`children`]: child processes killed and reaped on every path out of a demo (14).
 
+pub mod children;
 pub mod logging;
 pub mod process;
 pub mod timing;
