@@ -23,7 +23,7 @@ use tracing::{info, warn};
 
 use crate::protocol::{Job, MAX_LINE, Message, PROTOCOL, quote};
 
-/// How long a new peer has to say `HELLO`: a stranger that connects and says nothing (or a port
+/// How long a new peer has to say `HELLO` by default: a stranger that connects and says nothing (or a port
 /// scanner) is dropped, and cannot hold a connection slot for ever.
 pub const HELLO_TIMEOUT: Duration = Duration::from_millis(1000);
 /// After the last job, how long the coordinator waits for its connections to say `STOP` and close.
@@ -35,6 +35,8 @@ pub struct Config {
     /// A worker that has not answered its job after this long is presumed dead or hung: the job
     /// goes back to the queue and the connection is dropped (so a late answer cannot count twice).
     pub job_timeout: Duration,
+    /// A new peer must say `HELLO` within this long.
+    pub hello_timeout: Duration,
     /// Hand out no job before this many workers said hello (the demo waits for all of its workers,
     /// so that the first jobs visibly run in parallel).
     pub min_workers: usize,
@@ -122,6 +124,7 @@ impl Board {
 pub struct Coordinator {
     shared: Arc<Shared>,
     job_timeout: Duration,
+    hello_timeout: Duration,
 }
 
 struct Shared {
@@ -157,6 +160,7 @@ impl Coordinator {
                 finished,
             }),
             job_timeout: config.job_timeout,
+            hello_timeout: config.hello_timeout,
         }
     }
 
@@ -230,7 +234,7 @@ impl Coordinator {
         S: AsyncRead + AsyncWrite + Unpin,
     {
         // 1. The hello: the first line decides whether this peer is one of ours.
-        let name = match self.next(lines, HELLO_TIMEOUT).await? {
+        let name = match self.next(lines, self.hello_timeout).await? {
             Some(Message::Hello { protocol, name }) if protocol == PROTOCOL => name,
             Some(Message::Hello { protocol, .. }) => {
                 return Err(format!("speaks {protocol}, we speak {PROTOCOL}"));

@@ -236,6 +236,7 @@ fn coordinator_config(jobs: u32, min_workers: u32, work: Work) -> coordinator::C
     coordinator::Config {
         jobs: plan_jobs(jobs, work.job_size),
         job_timeout: Duration::from_millis(work.job_timeout_ms),
+        hello_timeout: coordinator::HELLO_TIMEOUT,
         min_workers: min_workers as usize,
     }
 }
@@ -450,6 +451,7 @@ mod tests {
         coordinator::Config {
             jobs: plan_jobs(jobs, SMALL),
             job_timeout: Duration::from_millis(timeout_ms),
+            hello_timeout: coordinator::HELLO_TIMEOUT,
             min_workers,
         }
     }

@@ -429,3 +429,296 @@ fn check(report: &Report, local_primes: u64) -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    //! The faults, one test each, with the coordinator and workers as threads of this process over
+    //! real loopback TCP. Lower bounds on time are exact (a timeout cannot fire early); upper
+    //! bounds are generous, for a loaded 2-core machine.
+    use super::*;
+    use lines::Lines;
+    use protocol::{Job, MAX_LINE, Message, PROTOCOL};
+    use std::collections::BTreeSet;
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+
+    const SMALL: u64 = 2_000;
+    /// Long enough for anything here to finish on a loaded machine; a hang fails instead of blocking.
+    const PATIENCE: Duration = Duration::from_secs(20);
+
+    fn config(jobs: u32, timeout_ms: u64, min_workers: usize) -> coordinator::Config {
+        coordinator::Config {
+            jobs: plan_jobs(jobs, SMALL),
+            job_timeout: Duration::from_millis(timeout_ms),
+            hello_timeout: Duration::from_millis(200),
+            min_workers,
+        }
+    }
+
+    fn worker_config(name: &str, connect: &str) -> worker::Config {
+        worker::Config {
+            connect: connect.into(),
+            name: name.into(),
+            attempts: 1,
+            crash_on_job: None,
+        }
+    }
+
+    /// A coordinator running on its own thread; its report arrives on the channel.
+    fn start(config: coordinator::Config) -> (Coordinator, String, mpsc::Receiver<Report>) {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("addr").to_string();
+        let coordinator = Coordinator::new(config);
+        let (tx, rx) = mpsc::channel();
+        let me = coordinator.clone();
+        thread::spawn(move || tx.send(me.run(listener)));
+        (coordinator, addr, rx)
+    }
+
+    /// A real worker (the same code as the worker process) on a thread.
+    fn real_worker(name: &str, addr: &str) -> thread::JoinHandle<anyhow::Result<u32>> {
+        let config = worker_config(name, addr);
+        thread::spawn(move || worker::run(&config))
+    }
+
+    fn expected_primes(jobs: u32) -> u64 {
+        count_primes(0, u64::from(jobs) * SMALL)
+    }
+
+    fn hear(peer: &mut Lines) -> Option<Message> {
+        let line = peer.next_line(Some(PATIENCE)).expect("a line in time")?;
+        Some(line.parse().expect("a message"))
+    }
+
+    /// A hand-driven peer that says hello, asks for work and returns the job it got.
+    fn take_a_job(addr: &str, name: &str) -> (Lines, Job) {
+        let mut peer = Lines::new(TcpStream::connect(addr).expect("connect")).expect("socket");
+        let hello = Message::Hello {
+            protocol: PROTOCOL.into(),
+            name: name.into(),
+        };
+        peer.send(&hello).expect("send");
+        assert_eq!(
+            hear(&mut peer),
+            Some(Message::Welcome {
+                protocol: PROTOCOL.into()
+            })
+        );
+        peer.send(&Message::Ready).expect("send");
+        match hear(&mut peer) {
+            Some(Message::Job(job)) => (peer, job),
+            other => panic!("expected a job, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_worker_that_vanishes_mid_job_loses_nothing() {
+        let (coordinator, addr, report) = start(config(3, 5000, 1));
+        let (doomed, job) = take_a_job(&addr, "doomed");
+        assert_eq!(job.id, 1);
+        drop(doomed); // the process died: the OS closed its socket
+        let jobs = real_worker("rescuer", &addr)
+            .join()
+            .expect("no panic")
+            .expect("clean STOP");
+        assert_eq!(jobs, 3);
+        let report = report.recv_timeout(PATIENCE).expect("the run ends");
+        assert_eq!(
+            (report.done.len(), report.requeued, report.lost()),
+            (3, 1, 0)
+        );
+        assert_eq!(report.done[&1].worker, "rescuer");
+        assert_eq!(report.primes(), expected_primes(3));
+        assert_eq!(report.dropped.len(), 1);
+        assert_eq!(
+            report.dropped[0].1,
+            "doomed: closed the connection in the middle of job 1"
+        );
+        drop(coordinator);
+    }
+
+    #[test]
+    fn a_silent_worker_loses_its_job_after_the_job_timeout() {
+        let (coordinator, addr, report) = start(config(2, 300, 1));
+        let (mut silent, job) = take_a_job(&addr, "silent");
+        let given = Instant::now();
+        // Say nothing and keep the socket open, like a hung process. The coordinator gives up:
+        assert_eq!(
+            hear(&mut silent),
+            Some(Message::Error(
+                "silent: no answer to job 1 within 300 ms".into()
+            ))
+        );
+        let waited = given.elapsed();
+        assert!(waited >= Duration::from_millis(300), "{waited:?}");
+        assert!(waited < Duration::from_secs(5), "{waited:?}");
+        assert_eq!(hear(&mut silent), None, "and hangs up");
+        assert_eq!(job.id, 1);
+        assert_eq!(coordinator.report().requeued, 1);
+
+        let jobs = real_worker("healthy", &addr)
+            .join()
+            .expect("no panic")
+            .expect("clean STOP");
+        assert_eq!(jobs, 2);
+        let report = report.recv_timeout(PATIENCE).expect("the run ends");
+        assert_eq!(
+            (report.done.len(), report.requeued, report.lost()),
+            (2, 1, 0)
+        );
+        assert_eq!(report.done[&1].worker, "healthy");
+        assert_eq!(report.primes(), expected_primes(2));
+    }
+
+    #[test]
+    fn a_peer_that_never_says_hello_is_dropped_after_the_hello_timeout() {
+        let (coordinator, addr, _report) = start(config(1, 5000, 1));
+        let mut mute = Lines::new(TcpStream::connect(&addr).expect("connect")).expect("socket");
+        let started = Instant::now();
+        assert_eq!(
+            hear(&mut mute),
+            Some(Message::Error("said nothing for 200 ms".into()))
+        );
+        let waited = started.elapsed();
+        assert!(waited >= Duration::from_millis(200), "{waited:?}");
+        assert!(waited < Duration::from_secs(5), "{waited:?}");
+        assert_eq!(coordinator.report().dropped.len(), 1);
+        // Finish the run so that its threads end with the test.
+        real_worker("w", &addr)
+            .join()
+            .expect("no panic")
+            .expect("clean STOP");
+    }
+
+    #[test]
+    fn a_wrong_answer_id_is_a_protocol_error_and_the_job_is_requeued() {
+        let (coordinator, addr, _report) = start(config(1, 5000, 1));
+        let (mut confused, _) = take_a_job(&addr, "confused");
+        confused
+            .send(&Message::Result { id: 7, primes: 1 })
+            .expect("send");
+        match hear(&mut confused) {
+            Some(Message::Error(reason)) => {
+                assert!(
+                    reason.contains("expected RESULT 1, got \"RESULT 7 1\""),
+                    "{reason}"
+                )
+            }
+            other => panic!("expected ERROR, got {other:?}"),
+        }
+        let report = coordinator.report();
+        assert_eq!((report.done.len(), report.requeued), (0, 1));
+        real_worker("w", &addr)
+            .join()
+            .expect("no panic")
+            .expect("clean STOP");
+    }
+
+    #[test]
+    fn a_worker_tells_a_stranger_server_apart_at_its_first_line() {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("addr").to_string();
+        let server = thread::spawn(move || {
+            let (mut s, _) = listener.accept().expect("accept");
+            s.write_all(b"SSH-2.0-OpenSSH_9.6\r\n").expect("write");
+            let _ = s.read(&mut [0; 64]);
+        });
+        let err = worker::run(&worker_config("w", &addr)).expect_err("not a coordinator");
+        assert!(
+            err.to_string()
+                .contains("not a dist14 message: \"SSH-2.0-OpenSSH_9.6\""),
+            "{err:#}"
+        );
+        server.join().expect("no panic");
+    }
+
+    #[test]
+    fn real_workers_over_tcp_do_every_job_once_with_the_right_answer() {
+        let (_, addr, report) = start(config(12, 5000, 3));
+        let workers: Vec<_> = (1..=3)
+            .map(|i| real_worker(&format!("w{i}"), &addr))
+            .collect();
+        let report = report.recv_timeout(PATIENCE).expect("the run ends");
+        let total: u32 = workers
+            .into_iter()
+            .map(|w| w.join().expect("no panic").expect("each worker got STOP"))
+            .sum();
+        assert_eq!(total, 12, "every job done exactly once");
+        assert_eq!(
+            (report.done.len(), report.requeued, report.lost()),
+            (12, 0, 0)
+        );
+        assert_eq!(report.primes(), expected_primes(12));
+        assert_eq!(
+            report.workers,
+            BTreeSet::from(["w1".into(), "w2".into(), "w3".into()])
+        );
+    }
+
+    #[test]
+    fn strangers_are_dropped_with_a_reason_while_real_workers_carry_on() {
+        let (_, addr, report) = start(config(6, 5000, 2));
+        let stranger = |bytes: Vec<u8>| {
+            let addr = addr.clone();
+            thread::spawn(move || {
+                let mut s = TcpStream::connect(addr).expect("connect");
+                s.set_read_timeout(Some(PATIENCE)).expect("timeout");
+                let _ = s.write_all(&bytes);
+                let mut reply = Vec::new();
+                let _ = s.read_to_end(&mut reply);
+                String::from_utf8_lossy(&reply).into_owned()
+            })
+        };
+        let http = stranger(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n".to_vec());
+        let noise = stranger(vec![0xff, 0xfe, 0x00, 0x9c, 0x81, b'\n']);
+        let huge = stranger(vec![b'A'; 10 * MAX_LINE]);
+        let old = stranger(b"HELLO dist14/0 old-worker\n".to_vec());
+        let workers: Vec<_> = (1..=2)
+            .map(|i| real_worker(&format!("w{i}"), &addr))
+            .collect();
+        let report = report.recv_timeout(PATIENCE).expect("the run ends");
+        for w in workers {
+            w.join().expect("no panic").expect("each worker got STOP");
+        }
+        // Each stranger was told why, in one line, and hung up on.
+        let reply = |h: thread::JoinHandle<String>| h.join().expect("no panic");
+        assert!(reply(http).starts_with("ERROR not a dist14 message: \"GET / HTTP/1.1\""));
+        assert!(reply(noise).starts_with("ERROR sent bytes that are not UTF-8 text"));
+        assert!(reply(huge).starts_with("ERROR sent a line longer than 256 bytes"));
+        assert!(reply(old).starts_with("ERROR speaks dist14/0, we speak dist14/1"));
+        assert_eq!(report.dropped.len(), 4, "{:?}", report.dropped);
+        assert_eq!(
+            (report.done.len(), report.requeued, report.lost()),
+            (6, 0, 0)
+        );
+        assert_eq!(report.primes(), expected_primes(6));
+    }
+
+    #[test]
+    fn a_worker_with_no_coordinator_fails_cleanly_after_its_attempts() {
+        // A port that was free a moment ago: nothing listens there now.
+        let addr = {
+            let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+            l.local_addr().expect("addr").to_string()
+        };
+        let started = Instant::now();
+        let err = worker::connect(&addr, 3).expect_err("nobody listens");
+        let took = started.elapsed();
+        let message = err.to_string();
+        assert!(
+            message.contains(&format!("could not connect to {addr} after 3 attempts")),
+            "{message}"
+        );
+        // Two pauses between three attempts: 100 ms, then 200 ms.
+        assert!(took >= Duration::from_millis(300), "{took:?}");
+        assert!(took < Duration::from_secs(10), "{took:?}");
+    }
+
+    #[test]
+    fn worker_names_are_checked_where_the_user_types_them() {
+        assert_eq!(parse_name("worker-1"), Ok("worker-1".into()));
+        assert!(parse_name("two words").is_err());
+        assert!(parse_name("").is_err());
+        Cli::command().debug_assert();
+    }
+}
