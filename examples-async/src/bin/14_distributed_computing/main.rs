@@ -489,8 +489,16 @@ mod tests {
             .expect("the pipe is open");
     }
 
+    /// Awaits `fut`, failing the test instead of hanging if it never finishes (on the paused clock
+    /// the minute passes at once when nothing else can happen).
+    async fn within<F: std::future::Future>(fut: F) -> F::Output {
+        tokio::time::timeout(Duration::from_secs(60), fut)
+            .await
+            .expect("finished in time")
+    }
+
     async fn hear(peer: &mut Framed<DuplexStream, LinesCodec>) -> Option<Message> {
-        let line = peer.next().await?.expect("a line");
+        let line = within(peer.next()).await?.expect("a line");
         Some(line.parse().expect("a message"))
     }
 
@@ -541,14 +549,14 @@ mod tests {
         assert_eq!(job.id, 1);
         let before = Instant::now();
         drop(doomed); // the process died: the OS closed its socket
-        serving.await.expect("no panic");
+        within(serving).await.expect("no panic");
         assert_eq!(
             before.elapsed(),
             Duration::ZERO,
             "requeued at once, no timeout needed"
         );
 
-        let jobs = real_worker(&coordinator, "rescuer")
+        let jobs = within(real_worker(&coordinator, "rescuer"))
             .await
             .expect("no panic")
             .expect("clean STOP");
@@ -584,12 +592,12 @@ mod tests {
         );
         assert_eq!(given.elapsed(), Duration::from_millis(300));
         assert_eq!(hear(&mut silent).await, None, "and hangs up");
-        serving.await.expect("no panic");
+        within(serving).await.expect("no panic");
         assert_eq!(job.id, 1);
         assert_eq!(coordinator.report().requeued, 1);
 
         // A late answer could not count: the connection is gone. A healthy worker does the job.
-        let jobs = real_worker(&coordinator, "healthy")
+        let jobs = within(real_worker(&coordinator, "healthy"))
             .await
             .expect("no panic")
             .expect("clean STOP");
@@ -613,7 +621,7 @@ mod tests {
             other => panic!("expected ERROR, got {other:?}"),
         }
         assert_eq!(started.elapsed(), coordinator::HELLO_TIMEOUT);
-        serving.await.expect("no panic");
+        within(serving).await.expect("no panic");
     }
 
     #[tokio::test(start_paused = true)]
@@ -622,7 +630,7 @@ mod tests {
         let (mut confused, serving) = fake_peer(&coordinator, "confused");
         take_a_job(&mut confused, "confused").await;
         say(&mut confused, Message::Result { id: 7, primes: 1 }).await;
-        serving.await.expect("no panic");
+        within(serving).await.expect("no panic");
         let report = coordinator.report();
         assert_eq!((report.done.len(), report.requeued), (0, 1));
         assert!(

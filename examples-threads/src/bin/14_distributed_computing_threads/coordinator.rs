@@ -204,10 +204,10 @@ impl Coordinator {
         // The accept thread is blocked in `accept()`, which nothing can interrupt: connect to it
         // once so that it wakes, sees `finished` and returns. (The async twin simply stops
         // polling the accept future.)
-        if let (Ok(acceptor), Some(addr)) = (acceptor, wake_addr) {
-            if TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_ok() {
-                let _ = acceptor.join();
-            }
+        if let (Ok(acceptor), Some(addr)) = (acceptor, wake_addr)
+            && TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_ok()
+        {
+            let _ = acceptor.join();
         }
         self.report()
     }

@@ -511,18 +511,27 @@ mod tests {
         }
     }
 
+    /// Finishes a run with one real worker, so that its threads end with the test; fails (rather
+    /// than hangs) if the run cannot finish.
+    fn finish(addr: &str, report: &mpsc::Receiver<Report>) -> Report {
+        let worker = real_worker("w", addr);
+        let report = report.recv_timeout(PATIENCE).expect("the run ends");
+        worker.join().expect("no panic").expect("clean STOP");
+        report
+    }
+
     #[test]
     fn a_worker_that_vanishes_mid_job_loses_nothing() {
         let (coordinator, addr, report) = start(config(3, 5000, 1));
         let (doomed, job) = take_a_job(&addr, "doomed");
         assert_eq!(job.id, 1);
         drop(doomed); // the process died: the OS closed its socket
-        let jobs = real_worker("rescuer", &addr)
-            .join()
-            .expect("no panic")
-            .expect("clean STOP");
-        assert_eq!(jobs, 3);
+        let worker = real_worker("rescuer", &addr);
+        // The report first, with a deadline: if the job were lost, the run (and the worker) would
+        // wait for ever, and this fails instead.
         let report = report.recv_timeout(PATIENCE).expect("the run ends");
+        let jobs = worker.join().expect("no panic").expect("clean STOP");
+        assert_eq!(jobs, 3);
         assert_eq!(
             (report.done.len(), report.requeued, report.lost()),
             (3, 1, 0)
@@ -556,12 +565,12 @@ mod tests {
         assert_eq!(job.id, 1);
         assert_eq!(coordinator.report().requeued, 1);
 
-        let jobs = real_worker("healthy", &addr)
-            .join()
-            .expect("no panic")
-            .expect("clean STOP");
-        assert_eq!(jobs, 2);
+        let worker = real_worker("healthy", &addr);
+        // The report first, with a deadline: if the job were lost, the run (and the worker) would
+        // wait for ever, and this fails instead.
         let report = report.recv_timeout(PATIENCE).expect("the run ends");
+        let jobs = worker.join().expect("no panic").expect("clean STOP");
+        assert_eq!(jobs, 2);
         assert_eq!(
             (report.done.len(), report.requeued, report.lost()),
             (2, 1, 0)
@@ -572,7 +581,7 @@ mod tests {
 
     #[test]
     fn a_peer_that_never_says_hello_is_dropped_after_the_hello_timeout() {
-        let (coordinator, addr, _report) = start(config(1, 5000, 1));
+        let (coordinator, addr, report) = start(config(1, 5000, 1));
         let mut mute = Lines::new(TcpStream::connect(&addr).expect("connect")).expect("socket");
         let started = Instant::now();
         assert_eq!(
@@ -584,15 +593,12 @@ mod tests {
         assert!(waited < Duration::from_secs(5), "{waited:?}");
         assert_eq!(coordinator.report().dropped.len(), 1);
         // Finish the run so that its threads end with the test.
-        real_worker("w", &addr)
-            .join()
-            .expect("no panic")
-            .expect("clean STOP");
+        finish(&addr, &report);
     }
 
     #[test]
     fn a_wrong_answer_id_is_a_protocol_error_and_the_job_is_requeued() {
-        let (coordinator, addr, _report) = start(config(1, 5000, 1));
+        let (coordinator, addr, report) = start(config(1, 5000, 1));
         let (mut confused, _) = take_a_job(&addr, "confused");
         confused
             .send(&Message::Result { id: 7, primes: 1 })
@@ -606,12 +612,11 @@ mod tests {
             }
             other => panic!("expected ERROR, got {other:?}"),
         }
-        let report = coordinator.report();
-        assert_eq!((report.done.len(), report.requeued), (0, 1));
-        real_worker("w", &addr)
-            .join()
-            .expect("no panic")
-            .expect("clean STOP");
+        let snapshot = coordinator.report();
+        assert_eq!((snapshot.done.len(), snapshot.requeued), (0, 1));
+        let report = finish(&addr, &report);
+        assert_eq!((report.done.len(), report.requeued, report.lost()), (1, 1, 0));
+        assert_eq!(report.done[&1].worker, "w");
     }
 
     #[test]
