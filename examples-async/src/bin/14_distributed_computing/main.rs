@@ -51,7 +51,8 @@
 //! cargo run -p examples-threads --bin 14_distributed_computing_threads -- worker --connect 127.0.0.1:7878
 //! ```
 //!
-//! The output of `--crash-worker` will look similar to this (workers' lines interleave):
+//! The output of `--crash-worker` will look similar to this (a worker's time column counts from its
+//! own start; lines from different processes interleave):
 //!
 //! ```text
 //!   0.004s  INFO [main] worker-1 joined from 127.0.0.1:50412
@@ -279,7 +280,9 @@ async fn demo(demo: Demo) -> anyhow::Result<()> {
     );
 
     // Each guard kills and reaps its process when dropped: on an early `?` below, on a panic, and
-    // on the normal path for a worker that did not exit by itself.
+    // on the normal path for a worker that did not exit by itself. If this process is killed
+    // outright (no destructor runs), the workers still end: the OS closes their socket to the
+    // coordinator, and a worker that reads end-of-stream without `STOP` exits 1.
     let mut children = Vec::new();
     for i in 1..=demo.workers {
         let name = format!("worker-{i}");

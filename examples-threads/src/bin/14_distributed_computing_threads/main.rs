@@ -266,7 +266,9 @@ fn demo(demo: Demo) -> anyhow::Result<()> {
     );
 
     // Each guard kills and reaps its process when dropped: on an early `?` below, on a panic, and
-    // on the normal path for a worker that did not exit by itself.
+    // on the normal path for a worker that did not exit by itself. If this process is killed
+    // outright (no destructor runs), the workers still end: the OS closes their socket to the
+    // coordinator, and a worker that reads end-of-stream without `STOP` exits 1.
     let mut children = Vec::new();
     for i in 1..=demo.workers {
         let name = format!("worker-{i}");
@@ -615,7 +617,10 @@ mod tests {
         let snapshot = coordinator.report();
         assert_eq!((snapshot.done.len(), snapshot.requeued), (0, 1));
         let report = finish(&addr, &report);
-        assert_eq!((report.done.len(), report.requeued, report.lost()), (1, 1, 0));
+        assert_eq!(
+            (report.done.len(), report.requeued, report.lost()),
+            (1, 1, 0)
+        );
         assert_eq!(report.done[&1].worker, "w");
     }
 
