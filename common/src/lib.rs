@@ -6,6 +6,9 @@
 //! - [`http_server`]: a local HTTP server on `127.0.0.1:0` whose URLs choose delay, status and body size.
 
 pub mod http_server;
+//! - [`children`]: child processes killed and reaped on every path out of a demo (14).
+
+pub mod children;
 pub mod logging;
 pub mod process;
 pub mod timing;

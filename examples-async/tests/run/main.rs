@@ -11,3 +11,4 @@ mod tasks_02_03;
 mod control_04_05;
 mod queues_06_08;
 mod sync_10_12;
+mod distributed_14;

@@ -1,0 +1,160 @@
+//! The worker: connects (retrying a bounded number of times), says hello, then asks for jobs until
+//! it is told to stop. The counting runs on tokio's blocking pool (`spawn_blocking`): CPU work
+//! inside an `async fn` would hold the runtime's only thread (05_run_heavy_functions measures what
+//! that costs), and the socket must stay serviceable.
+
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use futures::{SinkExt, StreamExt};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+use tokio::time::{Instant, sleep, timeout};
+use tokio_util::codec::{Framed, LinesCodec, LinesCodecError};
+use tracing::{info, warn};
+
+use crate::protocol::{MAX_LINE, Message, PROTOCOL, count_primes, quote};
+
+/// How long one connection attempt may take (an unreachable host can otherwise hang for minutes).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// The first pause between attempts; it doubles after each failure.
+const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+/// How long the coordinator has to answer our `HELLO`.
+const WELCOME_TIMEOUT: Duration = Duration::from_secs(5);
+/// Exit status of a worker that crashes on purpose (`--crash-on-job`).
+pub const CRASH_EXIT_CODE: i32 = 3;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub connect: String,
+    pub name: String,
+    /// Connection attempts before giving up (at least 1).
+    pub attempts: u32,
+    /// Exit abruptly in the middle of the n-th job (the demo's `--crash-worker`).
+    pub crash_on_job: Option<u32>,
+}
+
+/// Connects to the coordinator and works until `STOP`. Returns how many jobs it did.
+pub async fn run(config: &Config) -> anyhow::Result<u32> {
+    let stream = connect(&config.connect, config.attempts).await?;
+    work(stream, config).await
+}
+
+/// Tries `attempts` times with a doubling pause, then fails with a message that says what to do.
+/// (Upstream Python dies with a `ConnectionRefusedError` traceback when no server is up.)
+pub async fn connect(addr: &str, attempts: u32) -> anyhow::Result<TcpStream> {
+    let mut backoff = FIRST_BACKOFF;
+    let mut last_error = String::new();
+    for attempt in 1..=attempts.max(1) {
+        match timeout(CONNECT_TIMEOUT, TcpStream::connect(addr)).await {
+            Ok(Ok(stream)) => return Ok(stream),
+            Ok(Err(e)) => last_error = e.to_string(),
+            Err(_) => last_error = format!("no answer within {CONNECT_TIMEOUT:?}"),
+        }
+        if attempt < attempts {
+            warn!(
+                "connect to {addr} failed ({last_error}); attempt {attempt} of {attempts}, retrying in {backoff:?}"
+            );
+            sleep(backoff).await;
+            backoff *= 2;
+        }
+    }
+    bail!(
+        "could not connect to {addr} after {} attempts ({last_error}); is a coordinator running there? \
+         (start one with: coordinator --addr {addr} --jobs 12)",
+        attempts.max(1)
+    )
+}
+
+/// The session over any stream (the tests use an in-memory pipe).
+pub async fn work<S>(stream: S, config: &Config) -> anyhow::Result<u32>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let mut lines = Framed::new(stream, LinesCodec::new_with_max_length(MAX_LINE));
+    let hello = Message::Hello {
+        protocol: PROTOCOL.into(),
+        name: config.name.clone(),
+    };
+    lines
+        .send(hello.to_string())
+        .await
+        .context("sending HELLO")?;
+    let reply = timeout(WELCOME_TIMEOUT, lines.next())
+        .await
+        .with_context(|| {
+            format!(
+                "{} did not answer HELLO within {WELCOME_TIMEOUT:?}",
+                config.connect
+            )
+        })?;
+    match receive(reply)? {
+        Message::Welcome { protocol } if protocol == PROTOCOL => {}
+        Message::Error(reason) => bail!("the coordinator refused us: {reason}"),
+        other => bail!(
+            "{} is not a {PROTOCOL} coordinator: it answered {}",
+            config.connect,
+            quote(&other.to_string())
+        ),
+    }
+    info!("connected to {} as {}", config.connect, config.name);
+
+    let mut jobs_done = 0;
+    loop {
+        lines
+            .send(Message::Ready.to_string())
+            .await
+            .context("sending READY")?;
+        // No timeout here: the coordinator may rightly keep a free worker waiting while others
+        // finish the last jobs. If it dies, the OS closes the socket and `next` returns.
+        let job = match receive(lines.next().await)? {
+            Message::Job(job) => job,
+            Message::Stop => {
+                info!("STOP received after {jobs_done} jobs: exiting");
+                return Ok(jobs_done);
+            }
+            Message::Error(reason) => bail!("the coordinator dropped us: {reason}"),
+            other => bail!("unexpected message {}", quote(&other.to_string())),
+        };
+        info!(
+            "job {}: counting primes in [{}, {})",
+            job.id, job.start, job.end
+        );
+        if config.crash_on_job == Some(jobs_done + 1) {
+            crash_mid_job(job.id, job.start, job.end);
+        }
+        let started = Instant::now();
+        let primes = tokio::task::spawn_blocking(move || count_primes(job.start, job.end))
+            .await
+            .context("the counting thread panicked")?;
+        info!(
+            "job {}: {primes} primes ({} ms)",
+            job.id,
+            started.elapsed().as_millis()
+        );
+        let result = Message::Result { id: job.id, primes };
+        lines
+            .send(result.to_string())
+            .await
+            .context("sending RESULT")?;
+        jobs_done += 1;
+    }
+}
+
+/// Does half the job, then leaves the way a killed process does: no `RESULT`, no goodbye, no
+/// destructors; the OS closes the socket. (`process::exit`, not a panic: the run tests check that
+/// nothing panicked.)
+fn crash_mid_job(id: u32, start: u64, end: u64) -> ! {
+    count_primes(start, start + (end - start) / 2);
+    warn!("job {id}: crashing half-way on purpose (--crash-on-job), without a word");
+    std::process::exit(CRASH_EXIT_CODE)
+}
+
+/// A message from the coordinator, or an error that says what went wrong.
+fn receive(next: Option<Result<String, LinesCodecError>>) -> anyhow::Result<Message> {
+    match next {
+        None => bail!("the coordinator closed the connection without STOP"),
+        Some(Err(e)) => bail!("cannot read from the coordinator: {e}"),
+        Some(Ok(line)) => Ok(line.parse()?),
+    }
+}

@@ -1,0 +1,734 @@
+//! # 14 · Distributed computing, with threads: the same coordinator and workers on `std::net`
+//!
+//! The scenario, roles, flags and wire protocol of
+//! `examples-async/src/bin/14_distributed_computing/`, with blocking sockets and OS threads: either
+//! coordinator serves either kind of worker (`--worker-bin` below; a run test proves it both ways).
+//!
+//! One binary, three roles:
+//! - `coordinator --addr ADDR --jobs N`: owns the queue of N jobs, hands one to each worker that
+//!   asks, requeues the job of a worker that disconnects or stays silent past `--job-timeout-ms`,
+//!   tells every worker `STOP` when all are done, checks the combined answer, exits 0.
+//! - `worker --connect ADDR`: connects (a bounded number of attempts), says `HELLO`, pulls jobs until
+//!   `STOP`. The job is real work with a checkable answer: count the primes in a range.
+//! - no subcommand: the demo. A coordinator on `127.0.0.1:0` in this process, `--workers 3` worker
+//!   *processes* of this same binary (`std::env::current_exe`), `--jobs 12`. With `--crash-worker`,
+//!   worker-2 exits abruptly in the middle of its first job; the job goes back to the queue and
+//!   another worker does it.
+//!
+//! What differs from the async twin, and why:
+//! - **Framing by hand** ([`lines`]): `tokio-util`'s codecs work on async streams, so the rules of
+//!   `LinesCodec::new_with_max_length` are written out for a blocking socket: a line ends at `\n`,
+//!   is at most 256 bytes, is UTF-8. The protocol file is the async one, word for word.
+//! - **One OS thread per connection** (`conn-1`, `conn-2`, ... in the thread column), blocked in
+//!   `read` most of the time; a free worker's thread sleeps on a `Condvar` (async: `Notify`).
+//! - **Timeouts are socket options** (`set_read_timeout`, recomputed from a deadline before each
+//!   read) instead of `tokio::time::timeout` around a future.
+//! - **Stopping the accept loop** needs a trick: `accept()` blocks and cannot be cancelled, so the
+//!   coordinator connects to itself once to wake it (async: it stops polling the accept future).
+//! - The worker counts primes on its own thread: blocking it is fine (async: `spawn_blocking`).
+//! - The demo waits for the coordinator's report on a channel with `recv_timeout`, checking the
+//!   worker processes between tries (async: `tokio::select!` over the run, the children, a deadline).
+//!
+//! Seed: "Asynchrony" > Examples (distributed computing), "Asynchrony vs Multithreading".
+//! Upstream: `src/cpp/asynchrony/distributed_computing.cpp` (an echo server: no job ever reaches a
+//! worker), `src/python/asynchrony/distributed_computing.py`,
+//! `src/js/asynchrony/14_distributed_computing.js`.
+//!
+//! Run the demo (about 1.5 s): `cargo run -p examples-threads --bin 14_distributed_computing_threads`
+//! Flags: `--workers 3`, `--jobs 12`, `--crash-worker`, `--job-size 400000` (numbers per job),
+//! `--job-timeout-ms 3000`, `--worker-bin PATH` (start the workers from another binary, e.g.
+//! `target/debug/14_distributed_computing`).
+//!
+//! By hand, in three terminals (or on three machines, with the coordinator's address; see the
+//! README section "Running 14 by hand"):
+//!
+//! ```text
+//! cargo run -p examples-threads --bin 14_distributed_computing_threads -- coordinator --addr 127.0.0.1:7878 --jobs 12
+//! cargo run -p examples-threads --bin 14_distributed_computing_threads -- worker --connect 127.0.0.1:7878
+//! cargo run -p examples-async --bin 14_distributed_computing -- worker --connect 127.0.0.1:7878
+//! ```
+//!
+//! The output of `--crash-worker` will look similar to this (a worker's time column counts from its
+//! own start; lines from different processes interleave):
+//!
+//! ```text
+//!   0.004s  INFO [conn-1] worker-1 joined from 127.0.0.1:50412
+//!   0.005s  INFO [conn-1] dispatch job 1 [0, 400000) -> worker-1
+//!   0.005s  INFO [conn-2] dispatch job 2 [400000, 800000) -> worker-2
+//!   0.031s  WARN [main] worker{name=worker-2}: job 2: crashing half-way on purpose (--crash-on-job), without a word
+//!   0.032s  WARN [conn-2] requeue job 2 (worker-2: closed the connection in the middle of job 2)
+//!   0.045s  INFO [conn-1] result job 1 from worker-1: 33860 primes
+//!   0.045s  INFO [conn-1] dispatch job 2 [400000, 800000) -> worker-1
+//!   ...
+//! Summary
+//!   12/12 jobs done, 1 requeued, 0 lost
+//!   primes below 4800000: 335439 from the workers, 335439 counted here: correct
+//! ```
+
+mod coordinator;
+mod lines;
+mod protocol;
+mod worker;
+
+use std::path::PathBuf;
+use std::process::{Command, ExitCode, ExitStatus};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail, ensure};
+use clap::{Args, CommandFactory, Parser, Subcommand};
+use common::children::ChildGuard;
+use common::{Comparison, fmt_duration, init_logging};
+use std::net::TcpListener;
+use tracing::{info, info_span};
+
+use coordinator::{Coordinator, Report};
+use protocol::{count_primes, plan_jobs};
+
+/// The demo gives up (and kills its workers) rather than hang, whatever goes wrong.
+const DEMO_DEADLINE: Duration = Duration::from_secs(20);
+/// After `STOP`, how long the demo waits for its workers to exit by themselves.
+const EXIT_GRACE: Duration = Duration::from_secs(2);
+/// Which demo worker crashes with `--crash-worker`.
+const VICTIM: u32 = 2;
+
+#[derive(Parser, Debug)]
+#[command(
+    about = "A coordinator hands prime-counting jobs to worker processes over TCP; a worker that \
+             crashes, hangs or talks nonsense loses no job. No subcommand: a self-contained demo.",
+    args_conflicts_with_subcommands = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    role: Option<Role>,
+    #[command(flatten)]
+    demo: Demo,
+}
+
+#[derive(Subcommand, Debug)]
+enum Role {
+    /// Serve N jobs to whoever connects; exit 0 once all are done and checked.
+    Coordinator {
+        /// Address to listen on: 127.0.0.1:7878 for this machine, 0.0.0.0:7878 for a network.
+        #[arg(long)]
+        addr: String,
+        /// How many jobs.
+        #[arg(long, default_value_t = 12, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+        jobs: u32,
+        /// Hand out no job before this many workers have joined.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
+        min_workers: u32,
+        #[command(flatten)]
+        work: Work,
+    },
+    /// Connect to a coordinator and do jobs until it says STOP.
+    Worker {
+        /// The coordinator's address (host:port).
+        #[arg(long)]
+        connect: String,
+        /// The name in the logs [default: worker-<process id>].
+        #[arg(long, value_parser = parse_name)]
+        name: Option<String>,
+        /// Connection attempts before giving up (the pause doubles from 100 ms).
+        #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=20))]
+        attempts: u32,
+        /// Exit abruptly in the middle of the n-th job (what the demo's --crash-worker uses).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+        crash_on_job: Option<u32>,
+    },
+}
+
+#[derive(Args, Debug)]
+struct Demo {
+    /// How many worker processes the demo starts.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=16))]
+    workers: u32,
+    /// How many jobs the demo runs.
+    #[arg(long, default_value_t = 12, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    jobs: u32,
+    /// Make worker-2 exit abruptly in the middle of its first job (needs 2 or more workers).
+    #[arg(long)]
+    crash_worker: bool,
+    /// Start the workers from this executable instead of this one (e.g. the threads twin).
+    #[arg(long, value_name = "PATH")]
+    worker_bin: Option<PathBuf>,
+    #[command(flatten)]
+    work: Work,
+}
+
+/// The size of the work and the patience of the coordinator, shared by the demo and the coordinator.
+#[derive(Args, Debug, Clone, Copy)]
+struct Work {
+    /// Numbers per job (each job counts the primes in a range this long).
+    #[arg(long, default_value_t = 400_000, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+    job_size: u64,
+    /// A worker silent this long after getting a job loses it (the job is requeued).
+    #[arg(long, default_value_t = 3000, value_parser = clap::value_parser!(u64).range(10..=3_600_000))]
+    job_timeout_ms: u64,
+}
+
+/// Worker names go on the wire in `HELLO`: check them where the user types them.
+fn parse_name(name: &str) -> Result<String, String> {
+    let hello = format!("HELLO {} {name}", protocol::PROTOCOL);
+    match hello.parse::<protocol::Message>() {
+        Ok(_) => Ok(name.to_string()),
+        Err(_) => Err("a name is 1-32 letters, digits, '-', '_' or '.'".into()),
+    }
+}
+
+fn main() -> anyhow::Result<ExitCode> {
+    let cli = Cli::parse();
+    init_logging();
+    match cli.role {
+        Some(Role::Coordinator {
+            addr,
+            jobs,
+            min_workers,
+            work,
+        }) => coordinator_role(&addr, jobs, min_workers, work).map(|()| ExitCode::SUCCESS),
+        Some(Role::Worker {
+            connect,
+            name,
+            attempts,
+            crash_on_job,
+        }) => {
+            let name = name.unwrap_or_else(|| format!("worker-{}", std::process::id()));
+            let config = worker::Config {
+                connect,
+                name: name.clone(),
+                attempts,
+                crash_on_job,
+            };
+            // Every line of this process carries `worker{name=...}`: in the demo, the workers
+            // share the demo's terminal and this is how their lines are told apart.
+            let span = info_span!("worker", name = %name);
+            match span.in_scope(|| worker::run(&config)) {
+                Ok(_) => Ok(ExitCode::SUCCESS),
+                // One line, not a backtrace: "could not connect ... is a coordinator running?"
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    Ok(ExitCode::FAILURE)
+                }
+            }
+        }
+        None => {
+            if cli.demo.crash_worker && cli.demo.workers < 2 {
+                Cli::command()
+                    .error(
+                        clap::error::ErrorKind::ArgumentConflict,
+                        "--crash-worker needs --workers 2 or more: someone must redo the job",
+                    )
+                    .exit();
+            }
+            demo(cli.demo).map(|()| ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn coordinator_config(jobs: u32, min_workers: u32, work: Work) -> coordinator::Config {
+    coordinator::Config {
+        jobs: plan_jobs(jobs, work.job_size),
+        job_timeout: Duration::from_millis(work.job_timeout_ms),
+        hello_timeout: coordinator::HELLO_TIMEOUT,
+        min_workers: min_workers as usize,
+    }
+}
+
+fn coordinator_role(addr: &str, jobs: u32, min_workers: u32, work: Work) -> anyhow::Result<()> {
+    let listener = TcpListener::bind(addr).with_context(|| format!("cannot listen on {addr}"))?;
+    let local = listener.local_addr()?;
+    info!(
+        "listening on {local} with {jobs} jobs; start workers with: \
+         cargo run -p examples-threads --bin 14_distributed_computing_threads -- worker --connect {local}"
+    );
+    let coordinator = Coordinator::new(coordinator_config(jobs, min_workers, work));
+    let report = coordinator.run(listener);
+    let (local_primes, _) = count_locally(jobs, work.job_size);
+    print_summary(&report, jobs, work.job_size, local_primes);
+    check(&report, local_primes)
+}
+
+fn demo(demo: Demo) -> anyhow::Result<()> {
+    let listener = TcpListener::bind("127.0.0.1:0")?;
+    let addr = listener.local_addr()?.to_string();
+    let coordinator = Coordinator::new(coordinator_config(demo.jobs, demo.workers, demo.work));
+    let program = match &demo.worker_bin {
+        Some(path) => path.clone(),
+        None => std::env::current_exe().context("cannot find this program to start workers")?,
+    };
+    info!(
+        "coordinator on {addr}: {} jobs of {} numbers; starting {} worker processes of {}",
+        demo.jobs,
+        demo.work.job_size,
+        demo.workers,
+        program.display()
+    );
+
+    // Each guard kills and reaps its process when dropped: on an early `?` below, on a panic, and
+    // on the normal path for a worker that did not exit by itself. If this process is killed
+    // outright (no destructor runs), the workers still end: the OS closes their socket to the
+    // coordinator, and a worker that reads end-of-stream without `STOP` exits 1.
+    let mut children = Vec::new();
+    for i in 1..=demo.workers {
+        let name = format!("worker-{i}");
+        let mut cmd = Command::new(&program);
+        cmd.args(["worker", "--connect", &addr, "--name", &name]);
+        if demo.crash_worker && i == VICTIM {
+            cmd.args(["--crash-on-job", "1"]);
+        }
+        let child = ChildGuard::spawn(name, &mut cmd)
+            .with_context(|| format!("cannot start {}", program.display()))?;
+        children.push(child);
+    }
+
+    // The coordinator runs on its own thread and sends its report when done. Meanwhile this thread
+    // checks, between short waits, that some worker is still alive and that the deadline holds.
+    let (report_tx, report_rx) = mpsc::channel();
+    let me = coordinator.clone();
+    thread::Builder::new()
+        .name("coordinator".into())
+        .spawn(move || {
+            let _ = report_tx.send(me.run(listener));
+        })
+        .context("cannot start the coordinator thread")?;
+    let started = Instant::now();
+    let report = loop {
+        match report_rx.recv_timeout(Duration::from_millis(50)) {
+            Ok(report) => break report,
+            Err(mpsc::RecvTimeoutError::Disconnected) => bail!("the coordinator thread panicked"),
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+        }
+        if all_exited(&mut children) {
+            let report = coordinator.report();
+            bail!(
+                "every worker exited with jobs left ({}/{} done)",
+                report.done.len(),
+                report.total
+            )
+        }
+        if started.elapsed() > DEMO_DEADLINE {
+            bail!("the demo did not finish within {DEMO_DEADLINE:?}");
+        }
+    };
+
+    // Every worker was told STOP: give them a moment to exit, then the guards kill the rest.
+    let exits = wait_for_exits(&mut children, EXIT_GRACE);
+    let mut unexpected = Vec::new();
+    for (child, status) in children.iter().zip(&exits) {
+        let crashed_on_purpose = demo.crash_worker && child.name == format!("worker-{VICTIM}");
+        let expected = status.is_some_and(|s| {
+            if crashed_on_purpose {
+                s.code() == Some(worker::CRASH_EXIT_CODE)
+            } else {
+                s.success()
+            }
+        });
+        let what = match status {
+            Some(s) if crashed_on_purpose => format!("crashed mid-job on purpose ({s})"),
+            Some(s) => s.to_string(),
+            None => "still running after STOP: killed".into(),
+        };
+        info!("{} exited: {what}", child.name);
+        if !expected {
+            unexpected.push(format!("{}: {what}", child.name));
+        }
+    }
+    drop(children);
+
+    let (local_primes, local_time) = count_locally(demo.jobs, demo.work.job_size);
+    print_summary(&report, demo.jobs, demo.work.job_size, local_primes);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let ideal = demo.workers.min(cores as u32);
+    println!(
+        "  {} ({} workers, {cores} cores)",
+        Comparison::new(
+            "one process counting alone",
+            local_time,
+            format!("{} workers", demo.workers),
+            report.busy,
+            f64::from(ideal)
+        ),
+        demo.workers
+    );
+    ensure!(
+        unexpected.is_empty(),
+        "workers exited unexpectedly: {unexpected:?}"
+    );
+    check(&report, local_primes)
+}
+
+/// True once every child has exited (`try_wait` never blocks).
+fn all_exited(children: &mut [ChildGuard]) -> bool {
+    children
+        .iter_mut()
+        .all(|c| matches!(c.try_wait(), Ok(Some(_))))
+}
+
+/// Each child's exit status, or `None` for a child still running after `grace`.
+fn wait_for_exits(children: &mut [ChildGuard], grace: Duration) -> Vec<Option<ExitStatus>> {
+    let deadline = Instant::now() + grace;
+    children
+        .iter_mut()
+        .map(|c| {
+            let left = deadline.saturating_duration_since(Instant::now());
+            c.wait_timeout(left).ok().flatten()
+        })
+        .collect()
+}
+
+/// The check: the same count done here, in one piece. Returns the count and how long it took.
+fn count_locally(jobs: u32, job_size: u64) -> (u64, Duration) {
+    let end = u64::from(jobs) * job_size;
+    let (primes, took) = common::time(|| count_primes(0, end));
+    info!(
+        "local check: {primes} primes below {end} ({})",
+        fmt_duration(took)
+    );
+    (primes, took)
+}
+
+fn print_summary(report: &Report, jobs: u32, job_size: u64, local_primes: u64) {
+    let workers_primes = report.primes();
+    let verdict = if workers_primes == local_primes && report.lost() == 0 {
+        "correct"
+    } else {
+        "WRONG"
+    };
+    println!();
+    println!("Summary");
+    println!(
+        "  {}/{} jobs done, {} requeued, {} lost",
+        report.done.len(),
+        report.total,
+        report.requeued,
+        report.lost()
+    );
+    println!(
+        "  primes below {}: {workers_primes} from the workers, {local_primes} counted here: {verdict}",
+        u64::from(jobs) * job_size
+    );
+    let per_worker: Vec<String> = report
+        .workers
+        .iter()
+        .map(|w| format!("{w} {}", report.jobs_by(w)))
+        .collect();
+    println!("  jobs per worker: {}", per_worker.join(", "));
+    if report.dropped.is_empty() {
+        println!("  dropped peers: none");
+    }
+    for (peer, reason) in &report.dropped {
+        println!("  dropped {peer}: {reason}");
+    }
+}
+
+fn check(report: &Report, local_primes: u64) -> anyhow::Result<()> {
+    ensure!(report.lost() == 0, "{} jobs lost", report.lost());
+    ensure!(
+        report.primes() == local_primes,
+        "the workers counted {} primes, the local check {local_primes}",
+        report.primes()
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    //! The faults, one test each, with the coordinator and workers as threads of this process over
+    //! real loopback TCP. Lower bounds on time are exact (a timeout cannot fire early); upper
+    //! bounds are generous, for a loaded 2-core machine.
+    use super::*;
+    use lines::Lines;
+    use protocol::{Job, MAX_LINE, Message, PROTOCOL};
+    use std::collections::BTreeSet;
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+
+    const SMALL: u64 = 2_000;
+    /// Long enough for anything here to finish on a loaded machine; a hang fails instead of blocking.
+    const PATIENCE: Duration = Duration::from_secs(20);
+
+    fn config(jobs: u32, timeout_ms: u64, min_workers: usize) -> coordinator::Config {
+        coordinator::Config {
+            jobs: plan_jobs(jobs, SMALL),
+            job_timeout: Duration::from_millis(timeout_ms),
+            hello_timeout: Duration::from_millis(200),
+            min_workers,
+        }
+    }
+
+    fn worker_config(name: &str, connect: &str) -> worker::Config {
+        worker::Config {
+            connect: connect.into(),
+            name: name.into(),
+            attempts: 1,
+            crash_on_job: None,
+        }
+    }
+
+    /// A coordinator running on its own thread; its report arrives on the channel.
+    fn start(config: coordinator::Config) -> (Coordinator, String, mpsc::Receiver<Report>) {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("addr").to_string();
+        let coordinator = Coordinator::new(config);
+        let (tx, rx) = mpsc::channel();
+        let me = coordinator.clone();
+        thread::spawn(move || tx.send(me.run(listener)));
+        (coordinator, addr, rx)
+    }
+
+    /// A real worker (the same code as the worker process) on a thread.
+    fn real_worker(name: &str, addr: &str) -> thread::JoinHandle<anyhow::Result<u32>> {
+        let config = worker_config(name, addr);
+        thread::spawn(move || worker::run(&config))
+    }
+
+    fn expected_primes(jobs: u32) -> u64 {
+        count_primes(0, u64::from(jobs) * SMALL)
+    }
+
+    fn hear(peer: &mut Lines) -> Option<Message> {
+        let line = peer.next_line(Some(PATIENCE)).expect("a line in time")?;
+        Some(line.parse().expect("a message"))
+    }
+
+    /// A hand-driven peer that says hello, asks for work and returns the job it got.
+    fn take_a_job(addr: &str, name: &str) -> (Lines, Job) {
+        let mut peer = Lines::new(TcpStream::connect(addr).expect("connect")).expect("socket");
+        let hello = Message::Hello {
+            protocol: PROTOCOL.into(),
+            name: name.into(),
+        };
+        peer.send(&hello).expect("send");
+        assert_eq!(
+            hear(&mut peer),
+            Some(Message::Welcome {
+                protocol: PROTOCOL.into()
+            })
+        );
+        peer.send(&Message::Ready).expect("send");
+        match hear(&mut peer) {
+            Some(Message::Job(job)) => (peer, job),
+            other => panic!("expected a job, got {other:?}"),
+        }
+    }
+
+    /// Finishes a run with one real worker, so that its threads end with the test; fails (rather
+    /// than hangs) if the run cannot finish.
+    fn finish(addr: &str, report: &mpsc::Receiver<Report>) -> Report {
+        let worker = real_worker("w", addr);
+        let report = report.recv_timeout(PATIENCE).expect("the run ends");
+        worker.join().expect("no panic").expect("clean STOP");
+        report
+    }
+
+    #[test]
+    fn a_worker_that_vanishes_mid_job_loses_nothing() {
+        let (coordinator, addr, report) = start(config(3, 5000, 1));
+        let (doomed, job) = take_a_job(&addr, "doomed");
+        assert_eq!(job.id, 1);
+        drop(doomed); // the process died: the OS closed its socket
+        let worker = real_worker("rescuer", &addr);
+        // The report first, with a deadline: if the job were lost, the run (and the worker) would
+        // wait for ever, and this fails instead.
+        let report = report.recv_timeout(PATIENCE).expect("the run ends");
+        let jobs = worker.join().expect("no panic").expect("clean STOP");
+        assert_eq!(jobs, 3);
+        assert_eq!(
+            (report.done.len(), report.requeued, report.lost()),
+            (3, 1, 0)
+        );
+        assert_eq!(report.done[&1].worker, "rescuer");
+        assert_eq!(report.primes(), expected_primes(3));
+        assert_eq!(report.dropped.len(), 1);
+        assert_eq!(
+            report.dropped[0].1,
+            "doomed: closed the connection in the middle of job 1"
+        );
+        drop(coordinator);
+    }
+
+    #[test]
+    fn a_silent_worker_loses_its_job_after_the_job_timeout() {
+        let (coordinator, addr, report) = start(config(2, 300, 1));
+        let (mut silent, job) = take_a_job(&addr, "silent");
+        let given = Instant::now();
+        // Say nothing and keep the socket open, like a hung process. The coordinator gives up:
+        assert_eq!(
+            hear(&mut silent),
+            Some(Message::Error(
+                "silent: no answer to job 1 within 300 ms".into()
+            ))
+        );
+        let waited = given.elapsed();
+        assert!(waited >= Duration::from_millis(300), "{waited:?}");
+        assert!(waited < Duration::from_secs(5), "{waited:?}");
+        assert_eq!(hear(&mut silent), None, "and hangs up");
+        assert_eq!(job.id, 1);
+        assert_eq!(coordinator.report().requeued, 1);
+
+        let worker = real_worker("healthy", &addr);
+        // The report first, with a deadline: if the job were lost, the run (and the worker) would
+        // wait for ever, and this fails instead.
+        let report = report.recv_timeout(PATIENCE).expect("the run ends");
+        let jobs = worker.join().expect("no panic").expect("clean STOP");
+        assert_eq!(jobs, 2);
+        assert_eq!(
+            (report.done.len(), report.requeued, report.lost()),
+            (2, 1, 0)
+        );
+        assert_eq!(report.done[&1].worker, "healthy");
+        assert_eq!(report.primes(), expected_primes(2));
+    }
+
+    #[test]
+    fn a_peer_that_never_says_hello_is_dropped_after_the_hello_timeout() {
+        let (coordinator, addr, report) = start(config(1, 5000, 1));
+        let mut mute = Lines::new(TcpStream::connect(&addr).expect("connect")).expect("socket");
+        let started = Instant::now();
+        assert_eq!(
+            hear(&mut mute),
+            Some(Message::Error("said nothing for 200 ms".into()))
+        );
+        let waited = started.elapsed();
+        assert!(waited >= Duration::from_millis(200), "{waited:?}");
+        assert!(waited < Duration::from_secs(5), "{waited:?}");
+        assert_eq!(coordinator.report().dropped.len(), 1);
+        // Finish the run so that its threads end with the test.
+        finish(&addr, &report);
+    }
+
+    #[test]
+    fn a_wrong_answer_id_is_a_protocol_error_and_the_job_is_requeued() {
+        let (coordinator, addr, report) = start(config(1, 5000, 1));
+        let (mut confused, _) = take_a_job(&addr, "confused");
+        confused
+            .send(&Message::Result { id: 7, primes: 1 })
+            .expect("send");
+        match hear(&mut confused) {
+            Some(Message::Error(reason)) => {
+                assert!(
+                    reason.contains("expected RESULT 1, got \"RESULT 7 1\""),
+                    "{reason}"
+                )
+            }
+            other => panic!("expected ERROR, got {other:?}"),
+        }
+        let snapshot = coordinator.report();
+        assert_eq!((snapshot.done.len(), snapshot.requeued), (0, 1));
+        let report = finish(&addr, &report);
+        assert_eq!(
+            (report.done.len(), report.requeued, report.lost()),
+            (1, 1, 0)
+        );
+        assert_eq!(report.done[&1].worker, "w");
+    }
+
+    #[test]
+    fn a_worker_tells_a_stranger_server_apart_at_its_first_line() {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("addr").to_string();
+        let server = thread::spawn(move || {
+            let (mut s, _) = listener.accept().expect("accept");
+            s.write_all(b"SSH-2.0-OpenSSH_9.6\r\n").expect("write");
+            let _ = s.read(&mut [0; 64]);
+        });
+        let err = worker::run(&worker_config("w", &addr)).expect_err("not a coordinator");
+        assert!(
+            err.to_string()
+                .contains("not a dist14 message: \"SSH-2.0-OpenSSH_9.6\""),
+            "{err:#}"
+        );
+        server.join().expect("no panic");
+    }
+
+    #[test]
+    fn real_workers_over_tcp_do_every_job_once_with_the_right_answer() {
+        let (_, addr, report) = start(config(12, 5000, 3));
+        let workers: Vec<_> = (1..=3)
+            .map(|i| real_worker(&format!("w{i}"), &addr))
+            .collect();
+        let report = report.recv_timeout(PATIENCE).expect("the run ends");
+        let total: u32 = workers
+            .into_iter()
+            .map(|w| w.join().expect("no panic").expect("each worker got STOP"))
+            .sum();
+        assert_eq!(total, 12, "every job done exactly once");
+        assert_eq!(
+            (report.done.len(), report.requeued, report.lost()),
+            (12, 0, 0)
+        );
+        assert_eq!(report.primes(), expected_primes(12));
+        assert_eq!(
+            report.workers,
+            BTreeSet::from(["w1".into(), "w2".into(), "w3".into()])
+        );
+    }
+
+    #[test]
+    fn strangers_are_dropped_with_a_reason_while_real_workers_carry_on() {
+        let (_, addr, report) = start(config(6, 5000, 2));
+        let stranger = |bytes: Vec<u8>| {
+            let addr = addr.clone();
+            thread::spawn(move || {
+                let mut s = TcpStream::connect(addr).expect("connect");
+                s.set_read_timeout(Some(PATIENCE)).expect("timeout");
+                let _ = s.write_all(&bytes);
+                let mut reply = Vec::new();
+                let _ = s.read_to_end(&mut reply);
+                String::from_utf8_lossy(&reply).into_owned()
+            })
+        };
+        let http = stranger(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n".to_vec());
+        let noise = stranger(vec![0xff, 0xfe, 0x00, 0x9c, 0x81, b'\n']);
+        let huge = stranger(vec![b'A'; 10 * MAX_LINE]);
+        let old = stranger(b"HELLO dist14/0 old-worker\n".to_vec());
+        let workers: Vec<_> = (1..=2)
+            .map(|i| real_worker(&format!("w{i}"), &addr))
+            .collect();
+        let report = report.recv_timeout(PATIENCE).expect("the run ends");
+        for w in workers {
+            w.join().expect("no panic").expect("each worker got STOP");
+        }
+        // Each stranger was told why, in one line, and hung up on.
+        let reply = |h: thread::JoinHandle<String>| h.join().expect("no panic");
+        assert!(reply(http).starts_with("ERROR not a dist14 message: \"GET / HTTP/1.1\""));
+        assert!(reply(noise).starts_with("ERROR sent bytes that are not UTF-8 text"));
+        assert!(reply(huge).starts_with("ERROR sent a line longer than 256 bytes"));
+        assert!(reply(old).starts_with("ERROR speaks dist14/0, we speak dist14/1"));
+        assert_eq!(report.dropped.len(), 4, "{:?}", report.dropped);
+        assert_eq!(
+            (report.done.len(), report.requeued, report.lost()),
+            (6, 0, 0)
+        );
+        assert_eq!(report.primes(), expected_primes(6));
+    }
+
+    #[test]
+    fn a_worker_with_no_coordinator_fails_cleanly_after_its_attempts() {
+        // A port that was free a moment ago: nothing listens there now.
+        let addr = {
+            let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+            l.local_addr().expect("addr").to_string()
+        };
+        let started = Instant::now();
+        let err = worker::connect(&addr, 3).expect_err("nobody listens");
+        let took = started.elapsed();
+        let message = err.to_string();
+        assert!(
+            message.contains(&format!("could not connect to {addr} after 3 attempts")),
+            "{message}"
+        );
+        // Two pauses between three attempts: 100 ms, then 200 ms.
+        assert!(took >= Duration::from_millis(300), "{took:?}");
+        assert!(took < Duration::from_secs(10), "{took:?}");
+    }
+
+    #[test]
+    fn worker_names_are_checked_where_the_user_types_them() {
+        assert_eq!(parse_name("worker-1"), Ok("worker-1".into()));
+        assert!(parse_name("two words").is_err());
+        assert!(parse_name("").is_err());
+        Cli::command().debug_assert();
+    }
+}
