@@ -4,11 +4,10 @@
 //! - [`timing`]: measure a closure or a future, and print a measured figure beside its ideal.
 //! - [`process`]: run an example binary with a deadline (the run tests, the demos that start children).
 //! - [`http_server`]: a local HTTP server on `127.0.0.1:0` whose URLs choose delay, status and body size.
-
-pub mod http_server;
 //! - [`children`]: child processes killed and reaped on every path out of a demo (14).
 
 pub mod children;
+pub mod http_server;
 pub mod logging;
 pub mod process;
 pub mod timing;

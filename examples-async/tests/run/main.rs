@@ -6,9 +6,9 @@
 //! has no `CARGO_BIN_EXE_<name>` here, so a new example cannot be forgotten.
 
 mod basic_01;
-mod fetch_09;
-mod tasks_02_03;
 mod control_04_05;
+mod distributed_14;
+mod fetch_09;
 mod queues_06_08;
 mod sync_10_12;
-mod distributed_14;
+mod tasks_02_03;
