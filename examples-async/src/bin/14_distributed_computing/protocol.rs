@@ -1,5 +1,6 @@
-//! The wire protocol, shared word for word with the threads twin (its `protocol.rs` parses the same
-//! lines): this text *is* the contract between the two binaries, whichever library frames it.
+//! The wire protocol. The threads twin compiles this very file (`#[path]` in its `main.rs`), so the
+//! two binaries cannot drift apart: this text *is* the contract between them, whichever code frames
+//! the lines (tokio-util's `LinesCodec` here, a hand-written reader over `std::net` there).
 //!
 //! One message per line, UTF-8, at most [`MAX_LINE`] bytes before the `\n`. A session reads:
 //!
@@ -223,7 +224,7 @@ mod tests {
     }
 
     #[test]
-    fn the_exact_wire_form_is_the_contract_with_the_threads_twin() {
+    fn the_exact_wire_form_is_the_contract_between_the_twins() {
         let job = Message::Job(Job {
             id: 3,
             start: 800_000,

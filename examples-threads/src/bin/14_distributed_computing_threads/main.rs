@@ -18,7 +18,7 @@
 //! What differs from the async twin, and why:
 //! - **Framing by hand** ([`lines`]): `tokio-util`'s codecs work on async streams, so the rules of
 //!   `LinesCodec::new_with_max_length` are written out for a blocking socket: a line ends at `\n`,
-//!   is at most 256 bytes, is UTF-8. The protocol file is the async one, word for word.
+//!   is at most 256 bytes, is UTF-8. The protocol file is the async one, compiled in with `#[path]`.
 //! - **One OS thread per connection** (`conn-1`, `conn-2`, ... in the thread column), blocked in
 //!   `read` most of the time; a free worker's thread sleeps on a `Condvar` (async: `Notify`).
 //! - **Timeouts are socket options** (`set_read_timeout`, recomputed from a deadline before each
@@ -67,6 +67,9 @@
 
 mod coordinator;
 mod lines;
+// The async twin's protocol file itself, not a copy: both binaries parse and print the very same
+// messages, which is what lets a threads worker serve an async coordinator and the other way round.
+#[path = "../../../../examples-async/src/bin/14_distributed_computing/protocol.rs"]
 mod protocol;
 mod worker;
 
