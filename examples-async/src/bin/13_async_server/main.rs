@@ -62,7 +62,7 @@ use clap::{Args, Parser, Subcommand};
 use common::{fmt_duration, init_logging, time_async};
 use futures::future::join_all;
 use reqwest::Method;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::oneshot;
 use tokio::time::sleep;
 use tracing::{info, warn};
@@ -157,11 +157,29 @@ async fn ctrl_c_or_sigterm() {
     info!("shutdown signal received");
 }
 
+/// The kernel's queue of connections not yet accepted. `TcpListener::bind` asks for 1024; when
+/// thousands of clients connect at once (the load test opens 5000) that queue overflows, and the
+/// kernel drops handshakes that the clients retry only a second later. Linux caps the value at
+/// `net.core.somaxconn` (4096 by default).
+const LISTEN_BACKLOG: u32 = 4096;
+
+/// Binds `addr` with [`LISTEN_BACKLOG`]. `SO_REUSEADDR` lets a restarted server bind again at once
+/// while connections of the previous one linger in TIME_WAIT (what `TcpListener::bind` does too).
+fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    #[cfg(not(windows))]
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
+}
+
 /// `serve`: the real server, until a signal.
 async fn serve(args: &ServerArgs) -> anyhow::Result<()> {
-    let listener = TcpListener::bind(args.addr)
-        .await
-        .with_context(|| format!("cannot listen on {}", args.addr))?;
+    let listener = listen(args.addr).with_context(|| format!("cannot listen on {}", args.addr))?;
     info!(
         "listening on http://{} (delay {} ms, max {} connections); Ctrl-C to stop",
         listener.local_addr()?,
