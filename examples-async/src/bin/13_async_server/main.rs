@@ -290,8 +290,9 @@ async fn demo(args: &ServerArgs, burst: usize) -> anyhow::Result<DemoReport> {
 
     info!("--- graceful shutdown with GET /slow in flight ---");
     let slow = tokio::spawn(time_async(client.get(format!("{base}/slow")).send()));
-    // Wait until the server is handling it, so the signal really lands mid-request.
-    while stats.snapshot().in_flight == 0 {
+    // Wait until the server is handling it, so the signal really lands mid-request (or until
+    // the request has failed on its own: it is reported below).
+    while stats.snapshot().in_flight == 0 && !slow.is_finished() {
         sleep(Duration::from_millis(1)).await;
     }
     info!("shutdown signal sent while GET /slow is in flight");

@@ -287,8 +287,9 @@ fn demo(args: &ServerArgs, burst: usize) -> anyhow::Result<DemoReport> {
             .name("client-slow".into())
             .spawn(move || time(|| send(&agent, "GET", &url)))?
     };
-    // Wait until the server is handling it, so the signal really lands mid-request.
-    while stats.snapshot().in_flight == 0 {
+    // Wait until the server is handling it, so the signal really lands mid-request (or until
+    // the request has failed on its own: it is reported below).
+    while stats.snapshot().in_flight == 0 && !slow.is_finished() {
         thread::sleep(Duration::from_millis(1));
     }
     info!("shutdown signal sent while GET /slow is in flight");
