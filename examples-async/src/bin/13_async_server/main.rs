@@ -32,24 +32,37 @@
 //! - Flags (both modes): `--delay-ms 100`, `--max-connections 10000`, `--header-timeout-ms 5000`,
 //!   `--grace-period-ms 5000`; `--burst 64` for the demo. `scripts/load-test` runs it under `wrk`.
 //!
-//! The output will look similar to this (times vary; the server lines come from the runtime's worker threads):
+//! The output will look similar to this (times vary; `tokio-rt-worker` lines come from the
+//! runtime's worker threads, one per core, and `main` is the demo's client). The 64 connections
+//! open at shutdown are reqwest's idle keep-alive connections: they are closed at once, while the
+//! one with a request in flight is let finish.
 //!
 //! ```text
-//!   0.001s  INFO [main] demo server listening on http://127.0.0.1:40423 (delay 100 ms)
-//!   0.004s  INFO [main] GET / -> 200 OK in 2.86 ms: Hello from the async server. Routes: ...
-//!   0.107s  INFO [main] GET /user/7 -> 200 OK in 102 ms: {"email":"user7@example.com",...}
+//!   0.001s  INFO [main] demo server listening on http://127.0.0.1:42307 (delay 100 ms)
+//!   0.001s  INFO [main] --- the routes, one request at a time ---
+//!   0.002s  INFO [tokio-rt-worker] GET / -> 200 OK
+//!   0.003s  INFO [main] GET / -> 200 OK in 1.18 ms: Hello from the async server. Routes: GET /, ...
+//!   0.105s  INFO [tokio-rt-worker] GET /user/7 -> 200 OK
 //!   ...
-//!   0.420s  INFO [main] burst: 64 concurrent GET /user/{id} answered 200 in 108 ms
-//!   0.522s  INFO [main] shutdown signal sent while GET /slow is in flight
-//!   0.522s  INFO [tokio-rt-worker] shutdown: stopped accepting; 1 connection(s) open, ...
+//!   0.309s  INFO [main] --- a burst of 64 concurrent GET /user/{id} ---
+//!   0.420s  INFO [tokio-rt-worker] GET /user/12 -> 200 OK
+//!   ...     (64 such lines within a millisecond or two)
+//!   0.421s  INFO [main] burst: 64 concurrent GET /user/{id} answered 200 in 111 ms
+//!   0.421s  INFO [main] --- graceful shutdown with GET /slow in flight ---
+//!   0.424s  INFO [main] shutdown signal sent while GET /slow is in flight
+//!   0.424s  INFO [tokio-rt-worker] shutdown: stopped accepting; 64 connection(s) open, 1 request(s) in flight, grace period 5000 ms
+//!   1.423s  INFO [tokio-rt-worker] GET /slow -> 200 OK
+//!   1.423s  INFO [tokio-rt-worker] shutdown: done in 999 ms
+//!   1.424s  INFO [main] GET /slow -> 200 OK after 1002 ms
+//!   1.424s  INFO [main] a new connection after shutdown is refused
 //!
 //! Summary
 //!   routes: GET / 200, GET /user/7 200, GET /data 200, GET /nope 404, POST / 405
-//!   burst: 64 requests of 100 ms each took 108 ms (ideal 100 ms; one at a time 6400 ms)
+//!   burst: 64 requests of 100 ms each took 111 ms (ideal 100 ms; one at a time 6400 ms)
 //!   requests in flight at once: at most 64 of 64
 //!   graceful shutdown: the in-flight GET /slow got 200 after 1002 ms; 0 connection(s) dropped
 //!   after shutdown: new connections are refused
-//!   server counters: 67 connection(s), 70 request(s), 0 error(s)
+//!   server counters: 64 connection(s), 70 request(s), 0 error(s)
 //! ```
 
 mod server;

@@ -40,21 +40,31 @@
 //! - Flags (both modes): `--threads 16`, `--delay-ms 100`, `--max-connections 10000`,
 //!   `--header-timeout-ms 5000`, `--grace-period-ms 5000`; `--burst 64` for the demo.
 //!
-//! The output will look similar to this (which worker serves which request varies):
+//! The output will look similar to this (which worker serves which request varies; the burst
+//! goes in rounds of 16, 100 ms apart):
 //!
 //! ```text
-//!   0.001s  INFO [main] demo server listening on http://127.0.0.1:41877 (delay 100 ms, 16 threads)
-//!   0.002s  INFO [main] GET / -> 200 in 0.61 ms: Hello from the threads server. Routes: ...
+//!   0.001s  INFO [main] demo server listening on http://127.0.0.1:33361 (delay 100 ms, 16 threads)
+//!   0.001s  INFO [main] --- the routes, one request at a time ---
+//!   0.003s  INFO [worker-1] GET / -> 200 OK
+//!   0.003s  INFO [main] GET / -> 200 in 2.20 ms: Hello from the threads server. Routes: GET /, ...
 //!   ...
-//!   0.716s  INFO [main] burst: 64 concurrent GET /user/{id} answered 200 in 405 ms
-//!   0.718s  INFO [main] shutdown signal sent while GET /slow is in flight
-//!   0.718s  INFO [server] shutdown: stopped accepting; 1 connection(s) open, grace period 5000 ms
+//!   0.310s  INFO [main] --- a burst of 64 concurrent GET /user/{id}, one client thread each ---
+//!   0.446s  INFO [worker-7] GET /user/22 -> 200 OK
+//!   ...     (16 lines at 0.45 s, 16 at 0.55 s, 16 at 0.65 s, 16 at 0.75 s)
+//!   0.754s  INFO [worker-13] GET /user/44 -> 200 OK
+//!   0.755s  INFO [main] burst: 64 concurrent GET /user/{id} answered 200 in 446 ms
+//!   0.758s  INFO [main] shutdown signal sent while GET /slow is in flight
+//!   0.758s  INFO [server] shutdown: stopped accepting; 1 connection(s) open, 1 request(s) in flight, grace period 5000 ms
+//!   1.757s  INFO [worker-2] GET /slow -> 200 OK
+//!   1.758s  INFO [server] shutdown: done in 1000 ms
+//!   ...
 //!
 //! Summary
 //!   routes: GET / 200, GET /user/7 200, GET /data 200, GET /nope 404, POST / 405
-//!   burst: 64 requests of 100 ms each on 16 threads took 405 ms (ideal 400 ms = 4 rounds; all at once 100 ms)
+//!   burst: 64 requests of 100 ms each on 16 threads took 446 ms (ideal 400 ms = 4 rounds; all at once 100 ms)
 //!   requests in flight at once: at most 16 of 64 (the pool size)
-//!   graceful shutdown: the in-flight GET /slow got 200 after 1001 ms; 0 connection(s) dropped
+//!   graceful shutdown: the in-flight GET /slow got 200 after 1002 ms; 0 connection(s) dropped
 //!   after shutdown: new connections are refused
 //!   server counters: 70 connection(s), 70 request(s), 0 error(s)
 //! ```

@@ -309,7 +309,9 @@ impl Server {
         let signalled = Instant::now();
         let open_at_signal = shared.slots.held();
         info!(
-            "shutdown: stopped accepting; {open_at_signal} connection(s) open, grace period {} ms",
+            "shutdown: stopped accepting; {open_at_signal} connection(s) open, {} request(s) in \
+             flight, grace period {} ms",
+            stats.in_flight.load(Ordering::Relaxed),
             grace_period.as_millis()
         );
         // Closing the queue lets the workers finish what is queued and then exit.
@@ -408,6 +410,14 @@ fn serve_connection(
             let _in_flight = InFlight::enter(stats);
             route(&head.method, &head.path, shared.config.delay)
         };
+        // The access log: which worker served which request.
+        info!(
+            "{} {} -> {} {}",
+            head.method,
+            head.path,
+            response.status,
+            reason(response.status)
+        );
         // Keep the connection only if the client wants to, the request has no body to skip, the
         // server is not shutting down, and nobody is queued: a keep-alive client must not keep a
         // worker to itself while other clients wait for one.
