@@ -607,7 +607,9 @@ mod tests {
             Err(e) => assert!(
                 matches!(
                     e.kind(),
-                    std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::BrokenPipe
+                    std::io::ErrorKind::ConnectionReset
+                        | std::io::ErrorKind::BrokenPipe
+                        | std::io::ErrorKind::ConnectionAborted
                 ),
                 "{e}"
             ),

@@ -847,7 +847,9 @@ mod tests {
             Err(e) => assert!(
                 matches!(
                     e.kind(),
-                    io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe
+                    io::ErrorKind::ConnectionReset
+                        | io::ErrorKind::BrokenPipe
+                        | io::ErrorKind::ConnectionAborted
                 ),
                 "{e}"
             ),
