@@ -907,6 +907,32 @@ mod tests {
     }
 
     #[test]
+    fn an_idle_keep_alive_connection_gives_its_worker_to_a_queued_client() {
+        let server = start(Config {
+            threads: 1,
+            ..config()
+        });
+        // A keep-alive client gets its answer, then sits idle on the only worker...
+        let mut idle = send_only(server.addr, b"GET / HTTP/1.1\r\nHost: test\r\n\r\n");
+        idle.set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("set timeout");
+        let mut first = [0u8; 1024];
+        let n = idle.read(&mut first).expect("the first response");
+        let first = String::from_utf8_lossy(&first[..n]);
+        assert!(first.contains("connection: keep-alive"), "{first}");
+        // ...so a second client is queued. It is served well before the idle one's header timeout
+        // (5 s) would free the worker: the idle connection hands the worker over.
+        let (response, took) = time(|| raw_exchange(server.addr, GET_ROOT));
+        let response = response.expect("an answer");
+        assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+        assert!(took < Duration::from_secs(2), "waited {took:?}");
+        // The idle client finds its connection closed (end of stream), not reset mid-response.
+        let mut rest = Vec::new();
+        assert_eq!(idle.read_to_end(&mut rest).expect("a clean close"), 0);
+        assert_eq!(server.stats.snapshot().errors, 0);
+    }
+
+    #[test]
     fn at_the_connection_limit_the_acceptor_waits_for_a_free_slot() {
         let server = start(Config {
             threads: 1,
