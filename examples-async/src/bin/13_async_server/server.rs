@@ -21,6 +21,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
+use serde::Serialize;
 use serde_json::json;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -397,14 +398,7 @@ pub async fn route<B>(request: Request<B>, delay: Duration) -> Response<Full<Byt
             Some(id) if !id.is_empty() && !id.contains('/') => match id.parse::<u64>() {
                 Ok(id) => {
                     sleep(delay).await;
-                    json_response(
-                        StatusCode::OK,
-                        &json!({
-                            "id": id,
-                            "name": format!("User {id}"),
-                            "email": format!("user{id}@example.com"),
-                        }),
-                    )
+                    json_response(StatusCode::OK, &User::new(id))
                 }
                 Err(_) => json_response(
                     StatusCode::BAD_REQUEST,
@@ -419,16 +413,52 @@ pub async fn route<B>(request: Request<B>, delay: Duration) -> Response<Full<Byt
     }
 }
 
-/// Upstream's `/data` body: a timestamp and five random values.
-fn sample_data() -> serde_json::Value {
+/// `/user/{id}`'s body. A typed struct, not `json!`: serde writes it straight to bytes, with no
+/// intermediate map (this route takes the load test's traffic).
+#[derive(Debug, Serialize)]
+struct User {
+    id: u64,
+    name: String,
+    email: String,
+}
+
+impl User {
+    fn new(id: u64) -> Self {
+        Self {
+            id,
+            name: format!("User {id}"),
+            email: format!("user{id}@example.com"),
+        }
+    }
+}
+
+/// `/data`'s body, as upstream: a timestamp and five random values.
+#[derive(Debug, Serialize)]
+struct Data {
+    timestamp: u64,
+    data: Vec<DataPoint>,
+}
+
+#[derive(Debug, Serialize)]
+struct DataPoint {
+    id: u32,
+    value: f64,
+}
+
+fn sample_data() -> Data {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();
     let mut rng = SmallRng::seed_from_u64(now.as_nanos() as u64);
-    let data: Vec<_> = (1..=5)
-        .map(|id| json!({ "id": id, "value": rng.random::<f64>() }))
-        .collect();
-    json!({ "timestamp": now.as_millis() as u64, "data": data })
+    Data {
+        timestamp: now.as_millis() as u64,
+        data: (1..=5)
+            .map(|id| DataPoint {
+                id,
+                value: rng.random(),
+            })
+            .collect(),
+    }
 }
 
 fn text_response(status: StatusCode, body: &'static str) -> Response<Full<Bytes>> {
@@ -441,8 +471,10 @@ fn text_response(status: StatusCode, body: &'static str) -> Response<Full<Bytes>
     response
 }
 
-fn json_response(status: StatusCode, body: &serde_json::Value) -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
+fn json_response(status: StatusCode, body: &impl Serialize) -> Response<Full<Bytes>> {
+    // Serializing our own types cannot fail (no maps with non-string keys, no failing impls).
+    let json = serde_json::to_vec(body).expect("serializable by construction");
+    let mut response = Response::new(Full::new(Bytes::from(json)));
     *response.status_mut() = status;
     response
         .headers_mut()

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use crossbeam_channel::{Receiver, unbounded};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
+use serde::Serialize;
 use serde_json::json;
 use tracing::{debug, info, warn};
 
@@ -619,14 +620,7 @@ pub fn route(method: &str, path: &str, delay: Duration) -> Response {
             Some(id) if !id.is_empty() && !id.contains('/') => match id.parse::<u64>() {
                 Ok(id) => {
                     thread::sleep(delay);
-                    json_response(
-                        200,
-                        &json!({
-                            "id": id,
-                            "name": format!("User {id}"),
-                            "email": format!("user{id}@example.com"),
-                        }),
-                    )
+                    json_response(200, &User::new(id))
                 }
                 Err(_) => json_response(
                     400,
@@ -638,16 +632,52 @@ pub fn route(method: &str, path: &str, delay: Duration) -> Response {
     }
 }
 
-/// Upstream's `/data` body: a timestamp and five random values.
-fn sample_data() -> serde_json::Value {
+/// `/user/{id}`'s body. A typed struct, not `json!`: serde writes it straight to bytes, with no
+/// intermediate map (this route takes the load test's traffic).
+#[derive(Debug, Serialize)]
+struct User {
+    id: u64,
+    name: String,
+    email: String,
+}
+
+impl User {
+    fn new(id: u64) -> Self {
+        Self {
+            id,
+            name: format!("User {id}"),
+            email: format!("user{id}@example.com"),
+        }
+    }
+}
+
+/// `/data`'s body, as upstream: a timestamp and five random values.
+#[derive(Debug, Serialize)]
+struct Data {
+    timestamp: u64,
+    data: Vec<DataPoint>,
+}
+
+#[derive(Debug, Serialize)]
+struct DataPoint {
+    id: u32,
+    value: f64,
+}
+
+fn sample_data() -> Data {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();
     let mut rng = SmallRng::seed_from_u64(now.as_nanos() as u64);
-    let data: Vec<_> = (1..=5)
-        .map(|id| json!({ "id": id, "value": rng.random::<f64>() }))
-        .collect();
-    json!({ "timestamp": now.as_millis() as u64, "data": data })
+    Data {
+        timestamp: now.as_millis() as u64,
+        data: (1..=5)
+            .map(|id| DataPoint {
+                id,
+                value: rng.random(),
+            })
+            .collect(),
+    }
 }
 
 fn text_response(status: u16, body: &str) -> Response {
@@ -658,11 +688,12 @@ fn text_response(status: u16, body: &str) -> Response {
     }
 }
 
-fn json_response(status: u16, body: &serde_json::Value) -> Response {
+fn json_response(status: u16, body: &impl Serialize) -> Response {
     Response {
         status,
         content_type: "application/json",
-        body: body.to_string(),
+        // Serializing our own types cannot fail (no maps with non-string keys, no failing impls).
+        body: serde_json::to_string(body).expect("serializable by construction"),
     }
 }
 
