@@ -687,6 +687,39 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn an_idle_keep_alive_connection_expires_after_the_header_timeout() {
+        let header_timeout = Duration::from_millis(300);
+        let server = start(Config {
+            header_timeout,
+            ..config()
+        })
+        .await;
+        let mut idle = TcpStream::connect(server.addr).await.expect("connect");
+        idle.write_all(b"GET / HTTP/1.1\r\nHost: test\r\n\r\n")
+            .await
+            .expect("write");
+        let mut response = [0u8; 1024];
+        let n = idle.read(&mut response).await.expect("the response");
+        assert!(String::from_utf8_lossy(&response[..n]).starts_with("HTTP/1.1 200"));
+        // The header timeout starts again while hyper waits for the next head, so a client that
+        // keeps a connection open and says nothing loses it (and its slot).
+        let answered = Instant::now();
+        let mut rest = Vec::new();
+        assert_eq!(idle.read_to_end(&mut rest).await.expect("a clean close"), 0);
+        let idle_for = answered.elapsed();
+        assert!(
+            idle_for >= header_timeout - Duration::from_millis(20),
+            "{idle_for:?}"
+        );
+        assert!(idle_for < Duration::from_secs(3), "{idle_for:?}");
+        wait_until(&server.stats, "the connection released", |s| {
+            s.live_connections == 0
+        })
+        .await;
+        assert_eq!(server.stats.snapshot().errors, 0);
+    }
+
+    #[tokio::test]
     async fn a_client_that_leaves_mid_response_costs_nothing_and_logs_no_error() {
         let server = start(config()).await;
         let mut stream = TcpStream::connect(server.addr).await.expect("connect");

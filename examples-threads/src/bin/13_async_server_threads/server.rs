@@ -504,7 +504,12 @@ fn read_head(
         }
         let now = Instant::now();
         if now >= deadline {
-            return Err(HeadError::Timeout);
+            // A silent connection just expires (as in hyper); half a head is a header timeout.
+            return if idle {
+                Ok(None)
+            } else {
+                Err(HeadError::Timeout)
+            };
         }
         stream
             .set_read_timeout(Some(POLL_INTERVAL.min(deadline - now)))
@@ -917,6 +922,31 @@ mod tests {
         });
         let stats = server.stats.snapshot();
         assert_eq!((stats.header_timeouts, stats.errors), (1, 0), "{stats:?}");
+    }
+
+    #[test]
+    fn an_idle_keep_alive_connection_expires_after_the_header_timeout() {
+        let header_timeout = Duration::from_millis(300);
+        let server = start(Config {
+            header_timeout,
+            ..config()
+        });
+        let mut idle = send_only(server.addr, b"GET / HTTP/1.1\r\nHost: test\r\n\r\n");
+        idle.set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("set timeout");
+        let mut response = [0u8; 1024];
+        let n = idle.read(&mut response).expect("the response");
+        assert!(String::from_utf8_lossy(&response[..n]).contains("keep-alive"));
+        let answered = Instant::now();
+        let mut rest = Vec::new();
+        assert_eq!(idle.read_to_end(&mut rest).expect("a clean close"), 0);
+        let idle_for = answered.elapsed();
+        assert!(idle_for >= header_timeout - POLL_INTERVAL, "{idle_for:?}");
+        assert!(idle_for < Duration::from_secs(3), "{idle_for:?}");
+        wait_until(&server.stats, "the connection released", |s| {
+            s.live_connections == 0
+        });
+        assert_eq!(server.stats.snapshot().errors, 0);
     }
 
     #[test]
