@@ -1,8 +1,8 @@
 //! # 13 · The same HTTP server on threads: a fixed pool of workers, and what it costs
 //!
 //! The routes, flags, demo and shutdown of `examples-async/src/bin/13_async_server/`, on blocking
-//! `std::net`: an acceptor thread pushes each connection into a bounded queue, and `--threads`
-//! worker threads (16) take connections from it and serve them. Requests are parsed with
+//! `std::net`: an acceptor thread pushes each connection into a queue, and `--threads` worker
+//! threads (16) take connections from it and serve them. Requests are parsed with
 //! `httparse`, a real HTTP/1.1 parser (no hand-rolled parsing).
 //!
 //! What it shows: **with n threads and a delay of D, at most n requests make progress at once**. A
@@ -12,8 +12,10 @@
 //! (160/s here). `scripts/load-test` measures both under `wrk`.
 //!
 //! What differs from the async twin, and why:
-//! - **The limit is the pool, not a semaphore.** `--max-connections` bounds the connections being
-//!   served plus those queued for a worker (a bounded channel); past it the acceptor waits.
+//! - **Two limits.** The pool bounds the requests in progress (`--threads`); `--max-connections`
+//!   bounds the connections held, served plus queued for a worker. std has no semaphore, so the
+//!   connection slots are a `Mutex<usize>` and a `Condvar` (as in 07_semaphore_threads); the
+//!   acceptor takes one before each `accept` and waits at the limit.
 //! - **Blocking calls wait for one thing.** A worker blocked in `read` cannot also notice "shutdown
 //!   started" or "a client is queued"; `tokio::select!` can. So workers read with a short timeout
 //!   and look up between reads, and a watcher thread wakes the blocked `accept` at shutdown by

@@ -1,9 +1,10 @@
-//! The server itself: an acceptor, a fixed pool of worker threads fed by a bounded queue of
-//! connections, the routes, the limits, and the graceful shutdown.
+//! The server itself: an acceptor that takes a connection slot before each `accept`, a fixed pool
+//! of worker threads fed by a queue of accepted connections, the routes, the limits, and the
+//! graceful shutdown.
 //!
 //! [`Server::run`] takes the listener and the shutdown signal (a channel) as parameters, like the
-//! async twin: `main` passes a bound address and a channel that Ctrl-C closes, the demo and the
-//! tests pass `127.0.0.1:0` and a channel they close when they choose.
+//! async twin: `main` passes a bound address and a channel that Ctrl-C sends on, the demo and the
+//! tests pass `127.0.0.1:0` and a channel they send on when they choose.
 
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
@@ -222,9 +223,10 @@ impl Server {
     /// Serves connections from `listener` until `shutdown` receives a message or its sender is
     /// dropped, then shuts down gracefully. Blocks the calling thread, which is the acceptor.
     ///
-    /// The acceptor accepts and pushes each connection into a bounded queue; `threads` workers take
-    /// connections from it and serve each one until it closes. When the queue is full the
-    /// acceptor waits, and new clients wait in the kernel's listen backlog: memory stays bounded.
+    /// The accept loop, in order: take a connection slot (waits while `max_connections` are held),
+    /// accept, push the connection into the queue, repeat; `threads` workers take connections from
+    /// the queue and serve each one until it closes. At the limit new clients wait in the kernel's
+    /// listen backlog: memory stays bounded.
     pub fn run(self, listener: TcpListener, shutdown: mpsc::Receiver<()>) -> Stopped {
         let Server { config, stats } = self;
         let threads = config.threads.max(1);
