@@ -12,3 +12,4 @@ mod fetch_09;
 mod queues_06_08;
 mod sync_10_12;
 mod tasks_02_03;
+mod server_13;

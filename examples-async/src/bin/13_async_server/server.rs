@@ -1,0 +1,821 @@
+//! The server itself: the accept loop (one task per connection), the routes, the limits that keep a
+//! slow or hostile client from costing more than its share, and the graceful shutdown.
+//!
+//! [`Server::run`] takes the listener and the shutdown signal as parameters (mini-redis does the
+//! same): `main` passes a bound address and Ctrl-C, the demo and the tests pass `127.0.0.1:0` and a
+//! future they complete when they choose.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use http_body_util::Full;
+use hyper::body::Bytes;
+use hyper::header::{ALLOW, CONTENT_TYPE, HeaderValue};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use serde::Serialize;
+use serde_json::json;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::time::{Instant, sleep, timeout};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{debug, info, warn};
+
+/// The largest request head (request line plus headers) a client may send. Past it the client gets
+/// `431 Request Header Fields Too Large` and the connection is closed: without a cap, one client
+/// could make the server buffer an endless header line. 16 KiB is more than any browser sends.
+pub const MAX_HEAD_BYTES: usize = 16 * 1024;
+
+/// How long the accept loop pauses after a failed `accept` (e.g. out of file descriptors), so that
+/// it does not spin on an error that only time (connections closing) can clear.
+const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(50);
+
+/// What the server is told at start.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The simulated database delay: `/user/{id}` waits this long, `/data` twice, `/slow` ten times.
+    pub delay: Duration,
+    /// Connections served at once; the accept loop waits for a free slot past it.
+    pub max_connections: usize,
+    /// A client that has not sent a complete request head this long after the server started
+    /// waiting for one is dropped (slowloris protection, and idle keep-alive connections expire).
+    pub header_timeout: Duration,
+    /// After the shutdown signal: how long in-flight requests get to finish before the server drops
+    /// their connections anyway.
+    pub grace_period: Duration,
+}
+
+/// Counters the server keeps while it runs. The demo prints them and the tests assert on them:
+/// "no error spam, no leak" is `errors == 0` and `live_connections` back to 0.
+#[derive(Debug, Default)]
+pub struct Stats {
+    accepted: AtomicU64,
+    live_connections: AtomicUsize,
+    requests: AtomicU64,
+    in_flight: AtomicUsize,
+    peak_in_flight: AtomicUsize,
+    bad_requests: AtomicU64,
+    header_timeouts: AtomicU64,
+    clients_gone: AtomicU64,
+    errors: AtomicU64,
+}
+
+/// A copy of [`Stats`] at one moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Snapshot {
+    /// Connections accepted since start.
+    pub accepted: u64,
+    /// Connections open right now (each holds one permit of the `max_connections` semaphore).
+    pub live_connections: usize,
+    /// Requests that reached a route (answered or still running).
+    pub requests: u64,
+    /// Requests being handled right now, and the most there ever were at once.
+    pub in_flight: usize,
+    pub peak_in_flight: usize,
+    /// Heads hyper could not parse or that were over [`MAX_HEAD_BYTES`] (answered 400 or 431).
+    pub bad_requests: u64,
+    /// Clients dropped because their request head did not arrive within the header timeout.
+    pub header_timeouts: u64,
+    /// Clients that went away before their response was written (reset, closed mid-request).
+    pub clients_gone: u64,
+    /// Anything else: logged at `warn`, and expected to stay 0.
+    pub errors: u64,
+}
+
+impl Stats {
+    pub fn snapshot(&self) -> Snapshot {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        Snapshot {
+            accepted: get(&self.accepted),
+            live_connections: self.live_connections.load(Ordering::Relaxed),
+            requests: get(&self.requests),
+            in_flight: self.in_flight.load(Ordering::Relaxed),
+            peak_in_flight: self.peak_in_flight.load(Ordering::Relaxed),
+            bad_requests: get(&self.bad_requests),
+            header_timeouts: get(&self.header_timeouts),
+            clients_gone: get(&self.clients_gone),
+            errors: get(&self.errors),
+        }
+    }
+}
+
+/// Counts a request as in flight for as long as it lives. A guard, not a pair of calls, so that a
+/// handler future dropped half-way (its client went away) still counts itself out.
+struct InFlight<'a>(&'a Stats);
+
+impl<'a> InFlight<'a> {
+    fn enter(stats: &'a Stats) -> Self {
+        stats.requests.fetch_add(1, Ordering::Relaxed);
+        let now = stats.in_flight.fetch_add(1, Ordering::Relaxed) + 1;
+        stats.peak_in_flight.fetch_max(now, Ordering::Relaxed);
+        InFlight(stats)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// How the server stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stopped {
+    /// Connections still open when the shutdown signal came.
+    pub open_at_signal: usize,
+    /// Connections dropped because the grace period ran out before they finished.
+    pub dropped_after_grace: usize,
+    /// From the signal to the last connection task finished.
+    pub took: Duration,
+}
+
+/// A server, ready to run on a listener.
+pub struct Server {
+    config: Config,
+    stats: Arc<Stats>,
+}
+
+impl Server {
+    pub fn new(config: Config) -> Self {
+        Self {
+            config,
+            stats: Arc::default(),
+        }
+    }
+
+    /// The server's counters; they stay readable while [`Server::run`] runs and after.
+    pub fn stats(&self) -> Arc<Stats> {
+        Arc::clone(&self.stats)
+    }
+
+    /// Serves connections from `listener` until `shutdown` completes, then shuts down gracefully.
+    ///
+    /// The accept loop, in order: take a connection permit (waits while `max_connections` are
+    /// open), accept, spawn one task for the connection, repeat. On `shutdown` it stops accepting
+    /// (the listener is dropped, so new clients are refused), asks every connection to finish the
+    /// request it is on and close, and waits for them up to the grace period.
+    pub async fn run(self, listener: TcpListener, shutdown: impl Future<Output = ()>) -> Stopped {
+        let Server { config, stats } = self;
+        // A semaphore with one permit per allowed connection. The permit is taken *before*
+        // `accept`, so at the limit the loop stops accepting: further clients wait in the kernel's
+        // listen backlog, costing the server nothing. (Accepting first and then waiting would hold
+        // every waiting socket in memory: the limit would bound nothing.)
+        let connection_slots = Arc::new(Semaphore::new(config.max_connections));
+        // Every connection task is spawned on the tracker, so shutdown can wait for all of them
+        // without keeping a handle per connection (a Vec of handles would grow with every client).
+        let tracker = TaskTracker::new();
+        // Cancelled at the shutdown signal: "finish the request you are on, then close".
+        let stopping = CancellationToken::new();
+        // Cancelled when the grace period is over: "close now".
+        let grace_over = CancellationToken::new();
+        // One hyper configuration shared by every connection.
+        let http = Arc::new(http1_builder(&config));
+        let delay = config.delay;
+
+        tokio::pin!(shutdown);
+        loop {
+            let permit = tokio::select! {
+                () = &mut shutdown => break,
+                permit = Arc::clone(&connection_slots).acquire_owned() => {
+                    permit.expect("the semaphore is never closed")
+                }
+            };
+            let (stream, peer) = tokio::select! {
+                () = &mut shutdown => break,
+                accepted = listener.accept() => match accepted {
+                    Ok(connection) => connection,
+                    Err(e) => {
+                        // Per-connection failures (the client reset before we accepted) and running
+                        // out of file descriptors both land here. Neither should stop the server.
+                        warn!("accept failed: {e}; retrying");
+                        stats.errors.fetch_add(1, Ordering::Relaxed);
+                        sleep(ACCEPT_ERROR_BACKOFF).await;
+                        continue;
+                    }
+                },
+            };
+            stats.accepted.fetch_add(1, Ordering::Relaxed);
+            // One task per connection: while one connection waits (for its client, or for its
+            // handler's timer), the runtime runs the others. This is the whole async model.
+            tracker.spawn(serve_connection(
+                stream,
+                peer,
+                permit,
+                Arc::clone(&http),
+                delay,
+                Arc::clone(&stats),
+                stopping.clone(),
+                grace_over.clone(),
+            ));
+        }
+
+        // Stop accepting first: from here on a new client gets "connection refused".
+        drop(listener);
+        let signalled = Instant::now();
+        let open_at_signal = config.max_connections - connection_slots.available_permits();
+        info!(
+            "shutdown: stopped accepting; {open_at_signal} connection(s) open, {} request(s) in \
+             flight, grace period {} ms",
+            stats.in_flight.load(Ordering::Relaxed),
+            config.grace_period.as_millis()
+        );
+        stopping.cancel();
+        tracker.close();
+        let mut dropped_after_grace = 0;
+        if timeout(config.grace_period, tracker.wait()).await.is_err() {
+            dropped_after_grace = config.max_connections - connection_slots.available_permits();
+            warn!("grace period over: dropping {dropped_after_grace} connection(s) still open");
+            grace_over.cancel();
+            tracker.wait().await;
+        }
+        let took = signalled.elapsed();
+        info!("shutdown: done in {} ms", took.as_millis());
+        Stopped {
+            open_at_signal,
+            dropped_after_grace,
+            took,
+        }
+    }
+}
+
+/// hyper's HTTP/1 settings: the header timeout and the head-size cap live here.
+fn http1_builder(config: &Config) -> http1::Builder {
+    let mut http = http1::Builder::new();
+    http
+        // hyper's timeouts need a timer; this one is tokio's (so it follows the paused clock too).
+        .timer(TokioTimer::new())
+        // Started each time hyper waits for a request head, so it also expires idle keep-alive
+        // connections: a silent client cannot hold a connection slot forever.
+        .header_read_timeout(config.header_timeout)
+        // The head must fit in this many bytes (431 otherwise), and hyper never buffers more than
+        // this per connection: the memory a connection can cost is bounded.
+        .max_header_size(MAX_HEAD_BYTES)
+        .max_buf_size(MAX_HEAD_BYTES);
+    http
+}
+
+/// One connection, from accept to close: hyper reads requests, calls [`route`] for each, writes the
+/// responses, and keeps the connection open between requests (HTTP/1.1 keep-alive).
+#[allow(clippy::too_many_arguments)] // each one is a separate thing this task owns or watches
+async fn serve_connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    // Held for the life of the connection: dropping it (however this task ends) frees the slot.
+    _permit: OwnedSemaphorePermit,
+    http: Arc<http1::Builder>,
+    delay: Duration,
+    stats: Arc<Stats>,
+    stopping: CancellationToken,
+    grace_over: CancellationToken,
+) {
+    stats.live_connections.fetch_add(1, Ordering::Relaxed);
+    // Small responses must not wait for Nagle's algorithm to batch them with more data.
+    if let Err(e) = stream.set_nodelay(true) {
+        debug!(%peer, "set_nodelay failed: {e}");
+    }
+    let handler_stats = Arc::clone(&stats);
+    let service = service_fn(move |request| {
+        let stats = Arc::clone(&handler_stats);
+        async move {
+            let _in_flight = InFlight::enter(&stats);
+            let (method, uri) = (request.method().clone(), request.uri().clone());
+            let response = route(request, delay).await;
+            // The access log: which worker thread finished which request (filtered out, at almost
+            // no cost, under `RUST_LOG=warn` as in the load test).
+            info!("{method} {} -> {}", uri.path(), response.status());
+            Ok::<_, Infallible>(response)
+        }
+    });
+    let connection = http.serve_connection(TokioIo::new(stream), service);
+    tokio::pin!(connection);
+
+    let result = tokio::select! {
+        result = connection.as_mut() => Some(result),
+        () = stopping.cancelled() => {
+            // Finish the request in flight (if any), answer it with `Connection: close`, and stop;
+            // an idle keep-alive connection closes at once.
+            connection.as_mut().graceful_shutdown();
+            tokio::select! {
+                result = connection.as_mut() => Some(result),
+                () = grace_over.cancelled() => None,
+            }
+        }
+    };
+    match result {
+        Some(Ok(())) => debug!(%peer, "connection closed"),
+        Some(Err(e)) => classify_connection_error(&stats, peer, &e),
+        None => debug!(%peer, "connection dropped: grace period over"),
+    }
+    stats.live_connections.fetch_sub(1, Ordering::Relaxed);
+}
+
+/// Sorts a connection's error into what a server on the internet sees all day (logged at `debug`,
+/// counted) and what deserves a look (`warn`). Logging every reset at `warn` would bury the real
+/// problems under clients that closed a browser tab.
+fn classify_connection_error(stats: &Stats, peer: SocketAddr, e: &hyper::Error) {
+    let client_went_away = e.is_incomplete_message()
+        || e.is_canceled()
+        || e.is_body_write_aborted()
+        || io_error_kind(e).is_some_and(|kind| {
+            matches!(
+                kind,
+                std::io::ErrorKind::ConnectionReset
+                    | std::io::ErrorKind::BrokenPipe
+                    | std::io::ErrorKind::ConnectionAborted
+                    | std::io::ErrorKind::UnexpectedEof
+            )
+        });
+    if e.is_timeout() {
+        stats.header_timeouts.fetch_add(1, Ordering::Relaxed);
+        debug!(%peer, "dropped: no complete request head in time");
+    } else if e.is_parse() || e.is_parse_too_large() {
+        // hyper has already answered 400 (or 431 for an oversized head) and closes.
+        stats.bad_requests.fetch_add(1, Ordering::Relaxed);
+        debug!(%peer, "bad request head: {e}");
+    } else if client_went_away {
+        stats.clients_gone.fetch_add(1, Ordering::Relaxed);
+        debug!(%peer, "client went away: {e}");
+    } else {
+        stats.errors.fetch_add(1, Ordering::Relaxed);
+        warn!(%peer, "connection error: {e}");
+    }
+}
+
+/// The `std::io::ErrorKind` behind a hyper error, if an I/O error caused it.
+fn io_error_kind(e: &hyper::Error) -> Option<std::io::ErrorKind> {
+    let mut source = std::error::Error::source(e);
+    while let Some(inner) = source {
+        if let Some(io) = inner.downcast_ref::<std::io::Error>() {
+            return Some(io.kind());
+        }
+        source = inner.source();
+    }
+    None
+}
+
+/// The routes of upstream's JS server. Generic over the request body (none of the routes reads
+/// it), so the tests can call it directly on tokio's paused clock, without a socket.
+pub async fn route<B>(request: Request<B>, delay: Duration) -> Response<Full<Bytes>> {
+    // Upstream ignores the method; a GET-only API says so with 405 and an `Allow` header.
+    if request.method() != Method::GET {
+        let mut response = json_response(
+            StatusCode::METHOD_NOT_ALLOWED,
+            &json!({ "error": "Method Not Allowed", "method": request.method().as_str() }),
+        );
+        response
+            .headers_mut()
+            .insert(ALLOW, HeaderValue::from_static("GET"));
+        return response;
+    }
+    let path = request.uri().path();
+    match path {
+        "/" => text_response(
+            StatusCode::OK,
+            "Hello from the async server. Routes: GET /, GET /user/{id}, GET /data, GET /slow\n",
+        ),
+        "/data" => {
+            // `sleep` stands in for a slow query. It gives the thread back to the runtime: the
+            // other connections keep being served while this one waits.
+            sleep(delay * 2).await;
+            json_response(StatusCode::OK, &sample_data())
+        }
+        "/slow" => {
+            sleep(delay * 10).await;
+            text_response(StatusCode::OK, "This was a slow response.\n")
+        }
+        _ => match path.strip_prefix("/user/") {
+            // Exactly one segment after `/user/` (upstream's `startsWith("/user")` also matched
+            // `/users` and `/user/1/x`).
+            Some(id) if !id.is_empty() && !id.contains('/') => match id.parse::<u64>() {
+                Ok(id) => {
+                    sleep(delay).await;
+                    json_response(StatusCode::OK, &User::new(id))
+                }
+                Err(_) => json_response(
+                    StatusCode::BAD_REQUEST,
+                    &json!({ "error": "user id must be a number", "id": id }),
+                ),
+            },
+            _ => json_response(
+                StatusCode::NOT_FOUND,
+                &json!({ "error": "Not Found", "path": path }),
+            ),
+        },
+    }
+}
+
+/// `/user/{id}`'s body. A typed struct, not `json!`: serde writes it straight to bytes, with no
+/// intermediate map (this route takes the load test's traffic).
+#[derive(Debug, Serialize)]
+struct User {
+    id: u64,
+    name: String,
+    email: String,
+}
+
+impl User {
+    fn new(id: u64) -> Self {
+        Self {
+            id,
+            name: format!("User {id}"),
+            email: format!("user{id}@example.com"),
+        }
+    }
+}
+
+/// `/data`'s body, as upstream: a timestamp and five random values.
+#[derive(Debug, Serialize)]
+struct Data {
+    timestamp: u64,
+    data: Vec<DataPoint>,
+}
+
+#[derive(Debug, Serialize)]
+struct DataPoint {
+    id: u32,
+    value: f64,
+}
+
+fn sample_data() -> Data {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    let mut rng = SmallRng::seed_from_u64(now.as_nanos() as u64);
+    Data {
+        timestamp: now.as_millis() as u64,
+        data: (1..=5)
+            .map(|id| DataPoint {
+                id,
+                value: rng.random(),
+            })
+            .collect(),
+    }
+}
+
+fn text_response(status: StatusCode, body: &'static str) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
+}
+
+fn json_response(status: StatusCode, body: &impl Serialize) -> Response<Full<Bytes>> {
+    // Serializing our own types cannot fail (no maps with non-string keys, no failing impls).
+    let json = serde_json::to_vec(body).expect("serializable by construction");
+    let mut response = Response::new(Full::new(Bytes::from(json)));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    //! Routes and their timings on tokio's paused clock (exact), then the server on real sockets
+    //! on `127.0.0.1:0` (real time: lower bounds exact, upper bounds generous) for the limits,
+    //! the bad clients and the shutdown.
+    use super::*;
+    use crate::{raw_exchange, shutdown_trigger};
+    use common::time_async;
+    use futures::future::join_all;
+    use http_body_util::BodyExt;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::sync::oneshot;
+    use tokio::task::JoinHandle;
+
+    const DELAY: Duration = Duration::from_millis(100);
+
+    fn get(path: &str) -> Request<()> {
+        Request::get(path).body(()).expect("a valid request")
+    }
+
+    async fn body_text(response: Response<Full<Bytes>>) -> String {
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .expect("a Full body cannot fail")
+            .to_bytes();
+        String::from_utf8(bytes.to_vec()).expect("UTF-8")
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn each_route_takes_exactly_its_multiple_of_the_delay() {
+        for (path, expected) in [
+            ("/", Duration::ZERO),
+            ("/user/7", DELAY),
+            ("/data", DELAY * 2),
+            ("/slow", DELAY * 10),
+        ] {
+            let (response, took) = time_async(route(get(path), DELAY)).await;
+            assert_eq!(response.status(), StatusCode::OK, "{path}");
+            assert_eq!(took, expected, "{path}");
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_hundred_user_requests_together_take_one_delay_not_a_hundred() {
+        let requests = (0..100).map(|id| route(get(&format!("/user/{id}")), DELAY));
+        let (responses, took) = time_async(join_all(requests)).await;
+        assert!(responses.iter().all(|r| r.status() == StatusCode::OK));
+        assert_eq!(took, DELAY);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn errors_are_json_and_methods_other_than_get_get_405() {
+        let response = route(get("/user/7"), DELAY).await;
+        assert_eq!(response.headers()[CONTENT_TYPE], "application/json");
+        let user: serde_json::Value =
+            serde_json::from_str(&body_text(response).await).expect("JSON");
+        assert_eq!(user["email"], "user7@example.com");
+        assert_eq!(user["id"], 7);
+
+        for path in ["/nope", "/users", "/user/", "/user/1/x"] {
+            let response = route(get(path), DELAY).await;
+            assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
+            let error: serde_json::Value =
+                serde_json::from_str(&body_text(response).await).expect("JSON");
+            assert_eq!(error["error"], "Not Found", "{path}");
+            assert_eq!(error["path"], path);
+        }
+        let response = route(get("/user/abc"), DELAY).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+
+        let post = Request::post("/").body(()).expect("a valid request");
+        let (response, took) = time_async(route(post, DELAY)).await;
+        assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(response.headers()[ALLOW], "GET");
+        assert_eq!(took, Duration::ZERO, "rejected before any waiting");
+    }
+
+    /// A running server on `127.0.0.1:0` and what a test needs to watch and stop it.
+    struct Running {
+        addr: SocketAddr,
+        stats: Arc<Stats>,
+        stop: oneshot::Sender<()>,
+        task: JoinHandle<Stopped>,
+    }
+
+    async fn start(config: Config) -> Running {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("local addr");
+        let server = Server::new(config);
+        let stats = server.stats();
+        let (stop, signal) = shutdown_trigger();
+        let task = tokio::spawn(server.run(listener, signal));
+        Running {
+            addr,
+            stats,
+            stop,
+            task,
+        }
+    }
+
+    fn config() -> Config {
+        Config {
+            delay: DELAY,
+            max_connections: 100,
+            header_timeout: Duration::from_secs(5),
+            grace_period: Duration::from_secs(5),
+        }
+    }
+
+    /// Polls `condition` on the server's counters until it holds; panics after 5 s.
+    async fn wait_until(stats: &Stats, what: &str, condition: impl Fn(&Snapshot) -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !condition(&stats.snapshot()) {
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}: {:?}",
+                stats.snapshot()
+            );
+            sleep(Duration::from_millis(2)).await;
+        }
+    }
+
+    const GET_ROOT: &[u8] = b"GET / HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n";
+
+    #[tokio::test]
+    async fn a_malformed_request_line_gets_400_and_the_server_keeps_serving() {
+        let server = start(config()).await;
+        let response = raw_exchange(server.addr, b"NONSENSE\r\n\r\n")
+            .await
+            .expect("an answer");
+        assert!(response.starts_with("HTTP/1.1 400"), "{response}");
+        let response = raw_exchange(server.addr, GET_ROOT)
+            .await
+            .expect("an answer");
+        assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+        let stats = server.stats.snapshot();
+        assert_eq!((stats.bad_requests, stats.errors), (1, 0), "{stats:?}");
+    }
+
+    #[tokio::test]
+    async fn a_head_over_the_cap_gets_431_or_a_closed_connection() {
+        let server = start(config()).await;
+        let mut request = b"GET / HTTP/1.1\r\nHost: test\r\nX-Padding: ".to_vec();
+        request.resize(request.len() + MAX_HEAD_BYTES + 1024, b'a');
+        request.extend_from_slice(b"\r\n\r\n");
+        // The server may close while the client is still writing: then the client sees a reset
+        // instead of the 431. Either way it must not be served.
+        match raw_exchange(server.addr, &request).await {
+            Ok(response) => assert!(
+                response.is_empty() || response.starts_with("HTTP/1.1 431"),
+                "{response}"
+            ),
+            Err(e) => assert!(
+                matches!(
+                    e.kind(),
+                    std::io::ErrorKind::ConnectionReset
+                        | std::io::ErrorKind::BrokenPipe
+                        | std::io::ErrorKind::ConnectionAborted
+                ),
+                "{e}"
+            ),
+        }
+        wait_until(&server.stats, "the bad head counted", |s| {
+            s.bad_requests == 1
+        })
+        .await;
+        let response = raw_exchange(server.addr, GET_ROOT)
+            .await
+            .expect("an answer");
+        assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+        assert_eq!(server.stats.snapshot().requests, 1, "only the good request");
+    }
+
+    #[tokio::test]
+    async fn a_client_that_stalls_half_way_through_its_head_is_dropped_after_the_timeout() {
+        let header_timeout = Duration::from_millis(300);
+        let server = start(Config {
+            header_timeout,
+            ..config()
+        })
+        .await;
+        let started = Instant::now();
+        let mut stream = TcpStream::connect(server.addr).await.expect("connect");
+        stream
+            .write_all(b"GET / HTTP/1.1\r\nHost: test\r\n")
+            .await
+            .expect("write half a head");
+        let mut rest = Vec::new();
+        // Returns when the server closes the connection.
+        let _ = stream.read_to_end(&mut rest).await;
+        let waited = started.elapsed();
+        assert!(waited >= header_timeout, "dropped too early: {waited:?}");
+        assert!(waited < Duration::from_secs(3), "not dropped: {waited:?}");
+        assert!(!String::from_utf8_lossy(&rest).contains(" 200 "));
+        wait_until(&server.stats, "the connection closed", |s| {
+            s.live_connections == 0
+        })
+        .await;
+        let stats = server.stats.snapshot();
+        assert_eq!((stats.header_timeouts, stats.errors), (1, 0), "{stats:?}");
+    }
+
+    #[tokio::test]
+    async fn an_idle_keep_alive_connection_expires_after_the_header_timeout() {
+        let header_timeout = Duration::from_millis(300);
+        let server = start(Config {
+            header_timeout,
+            ..config()
+        })
+        .await;
+        let mut idle = TcpStream::connect(server.addr).await.expect("connect");
+        idle.write_all(b"GET / HTTP/1.1\r\nHost: test\r\n\r\n")
+            .await
+            .expect("write");
+        let mut response = [0u8; 1024];
+        let n = idle.read(&mut response).await.expect("the response");
+        assert!(String::from_utf8_lossy(&response[..n]).starts_with("HTTP/1.1 200"));
+        // The header timeout starts again while hyper waits for the next head, so a client that
+        // keeps a connection open and says nothing loses it (and its slot).
+        let answered = Instant::now();
+        let mut rest = Vec::new();
+        assert_eq!(idle.read_to_end(&mut rest).await.expect("a clean close"), 0);
+        let idle_for = answered.elapsed();
+        assert!(
+            idle_for >= header_timeout - Duration::from_millis(20),
+            "{idle_for:?}"
+        );
+        assert!(idle_for < Duration::from_secs(3), "{idle_for:?}");
+        wait_until(&server.stats, "the connection released", |s| {
+            s.live_connections == 0
+        })
+        .await;
+        assert_eq!(server.stats.snapshot().errors, 0);
+    }
+
+    #[tokio::test]
+    async fn a_client_that_leaves_mid_response_costs_nothing_and_logs_no_error() {
+        let server = start(config()).await;
+        let mut stream = TcpStream::connect(server.addr).await.expect("connect");
+        stream
+            .write_all(b"GET /slow HTTP/1.1\r\nHost: test\r\n\r\n")
+            .await
+            .expect("write");
+        wait_until(&server.stats, "the request in flight", |s| s.in_flight == 1).await;
+        let left = Instant::now();
+        drop(stream);
+        // hyper notices the closed socket and drops the handler future (its `sleep` with it):
+        // the connection, its permit and its in-flight count are released at once, long before
+        // the 1 s the handler would have taken.
+        wait_until(&server.stats, "the connection released", |s| {
+            s.live_connections == 0 && s.in_flight == 0
+        })
+        .await;
+        assert!(left.elapsed() < DELAY * 5, "{:?}", left.elapsed());
+        let response = raw_exchange(server.addr, GET_ROOT)
+            .await
+            .expect("an answer");
+        assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+        assert_eq!(server.stats.snapshot().errors, 0);
+    }
+
+    #[tokio::test]
+    async fn at_the_connection_limit_the_accept_loop_waits_for_a_free_slot() {
+        let server = start(Config {
+            max_connections: 2,
+            ..config()
+        })
+        .await;
+        // Two silent clients take both slots.
+        let first = TcpStream::connect(server.addr).await.expect("connect");
+        let _second = TcpStream::connect(server.addr).await.expect("connect");
+        wait_until(&server.stats, "two connections", |s| {
+            s.live_connections == 2
+        })
+        .await;
+        // A third one connects (the kernel completes the handshake) but is not accepted...
+        let third = tokio::spawn(raw_exchange(server.addr, GET_ROOT));
+        sleep(Duration::from_millis(300)).await;
+        assert!(!third.is_finished(), "served past the limit");
+        assert_eq!(server.stats.snapshot().accepted, 2);
+        // ...until a slot frees up.
+        drop(first);
+        let response = third.await.expect("no panic").expect("an answer");
+        assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+        assert_eq!(server.stats.snapshot().accepted, 3);
+    }
+
+    #[tokio::test]
+    async fn a_request_in_flight_at_shutdown_still_gets_its_200() {
+        let server = start(config()).await;
+        let slow = tokio::spawn(raw_exchange(
+            server.addr,
+            b"GET /slow HTTP/1.1\r\nHost: test\r\n\r\n",
+        ));
+        wait_until(&server.stats, "the request in flight", |s| s.in_flight == 1).await;
+        server.stop.send(()).expect("the server is running");
+        let stopped = server.task.await.expect("no panic");
+        let response = slow.await.expect("no panic").expect("an answer");
+        assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+        assert!(response.contains("slow response"), "{response}");
+        // Graceful shutdown tells the client this connection is finished.
+        assert!(response.contains("connection: close"), "{response}");
+        assert_eq!(stopped.open_at_signal, 1);
+        assert_eq!(stopped.dropped_after_grace, 0);
+        assert!(
+            TcpStream::connect(server.addr).await.is_err(),
+            "still accepting"
+        );
+    }
+
+    #[tokio::test]
+    async fn past_the_grace_period_a_request_in_flight_is_dropped() {
+        let grace_period = Duration::from_millis(100);
+        let server = start(Config {
+            grace_period,
+            ..config()
+        })
+        .await;
+        let slow = tokio::spawn(raw_exchange(
+            server.addr,
+            b"GET /slow HTTP/1.1\r\nHost: test\r\n\r\n",
+        ));
+        wait_until(&server.stats, "the request in flight", |s| s.in_flight == 1).await;
+        server.stop.send(()).expect("the server is running");
+        let stopped = server.task.await.expect("no panic");
+        assert_eq!(stopped.dropped_after_grace, 1);
+        assert!(stopped.took >= grace_period, "{stopped:?}");
+        assert!(
+            stopped.took < DELAY * 10,
+            "did not wait for /slow: {stopped:?}"
+        );
+        let response = slow.await.expect("no panic").unwrap_or_default();
+        assert!(!response.contains(" 200 "), "{response}");
+    }
+}

@@ -1,0 +1,121 @@
+use std::time::Duration;
+
+use common::process::run_example;
+
+const BIN: &str = env!("CARGO_BIN_EXE_13_async_server_threads");
+
+#[test]
+fn async_server_threads_13_demo_answers_the_burst_and_shuts_down_gracefully() {
+    let run = run_example(BIN, &[]);
+    run.assert_success()
+        .assert_no_panic()
+        .assert_stdout_contains(&[
+            "Summary",
+            "routes: GET / 200, GET /user/7 200, GET /data 200, GET /nope 404, POST / 405",
+            "burst: 64 requests of 100 ms each on 16 threads took ",
+            "(ideal 400 ms = 4 rounds; all at once 100 ms)",
+            "requests in flight at once: at most 16 of 64 (the pool size)",
+            "graceful shutdown: the in-flight GET /slow got 200 after ",
+            "0 connection(s) dropped",
+            "after shutdown: new connections are refused",
+            " request(s), 0 error(s)",
+        ]);
+    assert!(
+        run.elapsed < Duration::from_secs(5),
+        "took {:?}",
+        run.elapsed
+    );
+}
+
+#[test]
+fn async_server_threads_13_rejects_bad_flags_with_exit_2() {
+    for args in [
+        &["--delay-ms", "soon"][..],
+        &["--max-connections", "0"],
+        &["--threads", "0"],
+        &["bogus"],
+    ] {
+        let run = run_example(BIN, args);
+        run.assert_code(2).assert_no_panic();
+        assert!(run.stderr.contains("error:"), "{args:?}: {}", run.stderr);
+    }
+}
+
+/// `serve` under a real signal. Unix only: the test sends SIGTERM with `kill`.
+#[cfg(unix)]
+mod serve {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::net::TcpStream;
+    use std::process::{Child, Command, Stdio};
+    use std::time::{Duration, Instant};
+
+    use super::BIN;
+
+    /// Kills the child if the test fails half-way, so no server outlives the test run.
+    struct KillOnDrop(Child);
+
+    impl Drop for KillOnDrop {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+
+    /// `serve` on port 0: answers a request, then SIGTERM stops it with exit 0.
+    #[test]
+    fn async_server_threads_13_serve_runs_until_sigterm_and_exits_0() {
+        let mut child = KillOnDrop(
+            Command::new(BIN)
+                .args(["serve", "--addr", "127.0.0.1:0", "--delay-ms", "10"])
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("start the server"),
+        );
+        let mut stdout = BufReader::new(child.0.stdout.take().expect("piped"));
+        // The first line names the address the OS picked.
+        let mut line = String::new();
+        stdout.read_line(&mut line).expect("a first line");
+        let addr = line
+            .split("listening on http://")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .unwrap_or_else(|| panic!("no address in {line:?}"))
+            .to_string();
+
+        let mut stream = TcpStream::connect(&addr).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("set timeout");
+        stream
+            .write_all(b"GET /user/7 HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n")
+            .expect("write");
+        let mut response = String::new();
+        stream.read_to_string(&mut response).expect("read");
+        assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+        assert!(response.contains("user7@example.com"), "{response}");
+
+        let status = Command::new("kill")
+            .args(["-TERM", &child.0.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let exit = loop {
+            if let Some(exit) = child.0.try_wait().expect("wait") {
+                break exit;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "still running 10 s after SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let mut rest = String::new();
+        let _ = stdout.read_to_string(&mut rest);
+        assert!(exit.success(), "exit {exit:?}\n{line}{rest}");
+        assert!(rest.contains("shutdown signal received"), "{rest}");
+        assert!(rest.contains("shutdown: done"), "{rest}");
+    }
+}
