@@ -6,3 +6,4 @@
 //! has no `CARGO_BIN_EXE_<name>` here, so a new example cannot be forgotten.
 
 mod basic_01;
+mod timelines_00;
