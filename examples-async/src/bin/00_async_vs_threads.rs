@@ -392,11 +392,23 @@ fn main() -> anyhow::Result<()> {
 
 #[cfg(test)]
 mod tests {
-    //! I, II and IV run on the real clock: their bounds come from sleeps (a sleep never ends early)
-    //! and hold on a loaded machine. III is also run on tokio's paused clock, where its timing and
-    //! the order of its polls are exact.
+    //! I to IV run on the real clock, one test at a time: they assert the shape of the lanes (which
+    //! thread, what overlaps, in what order) and lower bounds from sleeps (a sleep never ends early),
+    //! which hold on a loaded machine. No upper bounds on real time: a loaded machine can stretch
+    //! anything. III also runs on tokio's paused clock, where its timing and poll order are exact.
     use super::*;
     use common::timeline::{Kind, cross_thread_overlap, max_overlap, threads};
+
+    /// The real-clock tests take turns: each spins up to three threads, and six of them at once on a
+    /// busy 2-core machine would only measure the queue for a core.
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+    fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+        // A failed test poisons the lock; the next one may still run.
+        ONE_AT_A_TIME
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
 
     /// The jobs in the order their segments start, consecutive repeats folded: `"ABC"` when they ran
     /// one after another, longer when they interleaved.
@@ -416,6 +428,7 @@ mod tests {
 
     #[test]
     fn sequential_never_overlaps_and_runs_one_job_after_another() {
+        let _turn = one_at_a_time();
         let run = sequential();
         assert_eq!(max_overlap(&run.segments), 1, "{:?}", run.segments);
         assert_eq!(threads(&run.segments).len(), 1);
@@ -433,6 +446,7 @@ mod tests {
 
     #[test]
     fn one_thread_per_job_overlaps_the_waits_across_threads() {
+        let _turn = one_at_a_time();
         let run = one_thread_per_job().expect("threads start");
         let lanes = threads(&run.segments);
         assert_eq!(lanes.len(), 3, "one thread per job: {lanes:?}");
@@ -452,13 +466,14 @@ mod tests {
             .collect();
         assert!(max_overlap(&sleeps) >= 2, "{sleeps:?}");
         assert!(cross_thread_overlap(&sleeps) > Duration::ZERO);
-        // So the whole run is shorter than the sequential sum, which no run of I can beat.
+        // No bound on the total from above: on a busy 2-core machine three spinning threads queue
+        // for a core, and a run of II has been seen to take longer than the 600 ms of I.
         assert!(run.took >= ideal_with(JOBS.len()), "{:?}", run.took);
-        assert!(run.took < sum_of_everything(), "{:?}", run.took);
     }
 
     #[test]
     fn async_on_one_thread_stays_on_one_thread_and_interleaves() {
+        let _turn = one_at_a_time();
         let run = async_one_thread().expect("runtime builds");
         assert_eq!(threads(&run.segments).len(), 1, "{:?}", run.segments);
         assert_eq!(
@@ -474,7 +489,6 @@ mod tests {
             run.segments.iter().all(|s| s.kind == Kind::Run),
             "a task never blocks the thread"
         );
-        assert!(run.took < sum_of_everything(), "{:?}", run.took);
     }
 
     #[tokio::test(start_paused = true)]
@@ -494,7 +508,8 @@ mod tests {
     }
 
     #[test]
-    fn async_on_the_multi_thread_runtime_runs_on_its_workers_and_overlaps() {
+    fn async_on_the_multi_thread_runtime_runs_every_poll_on_its_workers() {
+        let _turn = one_at_a_time();
         let run = async_multi_thread(2).expect("runtime builds");
         assert!(
             run.segments.iter().all(|s| s.thread.starts_with("worker-")),
@@ -503,6 +518,5 @@ mod tests {
         );
         assert_eq!(run.segments.len(), 9, "three polls per job");
         assert!(run.took >= ideal_with(JOBS.len()), "{:?}", run.took);
-        assert!(run.took < sum_of_everything(), "{:?}", run.took);
     }
 }
