@@ -187,16 +187,12 @@ impl<F: Future> Future for Traced<F> {
     }
 }
 
-/// The threads of `segments`, in order of their first segment: the rows of the drawing.
+/// The threads of `segments`, sorted by name (shorter names first, so `worker-2` comes before
+/// `worker-10`): the rows of the drawing, in the same order every run, whichever thread started first.
 pub fn threads(segments: &[Segment]) -> Vec<String> {
-    let mut sorted: Vec<&Segment> = segments.iter().collect();
-    sorted.sort_by_key(|s| s.start);
-    let mut threads: Vec<String> = Vec::new();
-    for s in sorted {
-        if !threads.contains(&s.thread) {
-            threads.push(s.thread.clone());
-        }
-    }
+    let mut threads: Vec<String> = segments.iter().map(|s| s.thread.clone()).collect();
+    threads.sort_by(|a, b| a.len().cmp(&b.len()).then_with(|| a.cmp(b)));
+    threads.dedup();
     threads
 }
 
@@ -243,8 +239,8 @@ pub fn cross_thread_overlap(segments: &[Segment]) -> Duration {
 /// Draws `segments` in the chapter's style, `slot` per character, the scale on the first line.
 ///
 /// Each slot shows whatever occupied most of it on that thread: a job's letter (uppercase running,
-/// lowercase blocked) or `-` if the thread was free for most of the slot. Rows are threads, in order
-/// of their first segment; their names are padded to one width.
+/// lowercase blocked) or `-` if the thread was free for most of the slot. Rows are threads, in the
+/// order of [`threads`]; their names are padded to one width.
 pub fn render(segments: &[Segment], slot: Duration) -> String {
     assert!(!slot.is_zero(), "a slot must last some time");
     let end = segments.iter().map(|s| s.end).max().unwrap_or_default();
@@ -417,14 +413,24 @@ mod tests {
     }
 
     #[test]
-    fn rows_follow_first_appearance_and_names_are_padded() {
+    fn rows_are_sorted_by_name_numbers_in_order_and_names_are_padded() {
         let segments = [
-            seg('B', Kind::Run, "worker-10", 10, 20),
-            seg('A', Kind::Run, "w1", 0, 10),
+            seg('B', Kind::Run, "worker-10", 0, 10),
+            seg('C', Kind::Run, "worker-2", 10, 20),
+            seg('A', Kind::Run, "job-B", 10, 20),
+            seg('A', Kind::Run, "job-A", 10, 20),
         ];
         let drawing = render(&segments, ms(10));
         let rows: Vec<&str> = drawing.lines().skip(1).collect();
-        assert_eq!(rows, ["w1        |A-|", "worker-10 |-B|"]);
+        assert_eq!(
+            rows,
+            [
+                "job-A     |-A|",
+                "job-B     |-A|",
+                "worker-2  |-C|",
+                "worker-10 |B-|"
+            ]
+        );
     }
 
     #[test]

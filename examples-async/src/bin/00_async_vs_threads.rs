@@ -325,7 +325,7 @@ fn main() -> anyhow::Result<()> {
         "  III  one thread, tasks interleave: while A waits, B and C run; '-' only when all three wait"
     );
     println!(
-        "  IV   tasks on worker threads: they interleave and overlap; a task may resume on another worker"
+        "  IV   tasks run on whichever worker is free: they interleave, may overlap, may resume elsewhere"
     );
 
     if let Some(path) = &args.trace_json {
