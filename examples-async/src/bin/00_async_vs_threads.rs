@@ -9,14 +9,18 @@
 //! - **I. Sequential, one thread.** Blocking calls, one job after another. While A waits, the thread
 //!   is blocked (`aaaa`) and B cannot start: the total is the **sum** of every burst and every wait.
 //! - **II. One OS thread per job.** Blocking calls again, but each job has its own thread: the waits
-//!   (and the bursts, on as many cores as there are) **overlap**; the total is the **longest job**.
+//!   (and the bursts, on as many cores as there are) **overlap**; the total approaches the
+//!   **longest job**.
 //!   The price: a whole thread (a stack, a kernel object, preemptive switches) per job.
 //! - **III. Async on one thread** (`current_thread` runtime). Each job is a task; at every `.await` on
 //!   its timer it gives the thread back, and the runtime polls another task. The jobs **interleave on
 //!   one thread** (`AAABBCC---BBB...`): no job holds the thread while it waits, but the bursts can
 //!   only run one at a time. Concurrency, not parallelism.
 //! - **IV. Async on the multi-thread runtime.** The same tasks on a worker per core: they interleave
-//!   *and* run in parallel, and a task may resume on another worker after an `.await`.
+//!   *and* can run in parallel, and a task may resume on another worker after an `.await`. It often
+//!   falls short of its ideal: the runtime picks the worker that polls a woken task (work stealing
+//!   balances load over time, not at every wake-up), so two tasks may queue on one worker while the
+//!   other sits idle. The lanes show when that happened.
 //!
 //! Every lane is recorded, not typed in: for threads the recorder wraps each burst and each wait;
 //! for tasks it wraps the future, and every `poll` becomes one segment on the thread that polled it.
@@ -32,17 +36,30 @@
 //! Run: `cargo run -p examples-async --bin 00_async_vs_threads` (about 1.5 s), or with
 //! `-- --trace-json timelines.json`.
 //!
-//! The output will look similar to this (lanes vary a little from run to run, and IV with the
-//! number of cores):
+//! The output will look similar to this (after the log lines; lanes vary a little from run to run,
+//! and IV with the number of cores and the machine's load):
 //!
 //! ```text
-//! I. sequential, one thread: 592 ms
-//! scale: 1 slot = 10 ms, 60 slots = 600 ms
-//! main |AAAaaaaaaaaAAaaaaaaAAABBbbbbbBBBbbbbbbbbbbBBCCcccccccCCcccCC|
+//! I. sequential, one thread: 607 ms
+//! scale: 1 slot = 10 ms, 61 slots = 610 ms
+//! main |AAAaaaaaaaaAAaaaaaaAAABBbbbbbBBBbbbbbbbbbbBBCCcccccccCCCcccCC|
 //!
-//! III. async, current_thread runtime: 272 ms
-//! scale: 1 slot = 10 ms, 28 slots = 280 ms
-//! main |AAABBCC---BBBAACC---CCAAABB-|
+//! II. one OS thread per job: 239 ms
+//! scale: 1 slot = 10 ms, 24 slots = 240 ms
+//! job-A |AAAaaaaaaaaAAaaaaaaAAAA-|
+//! job-B |BBBbbbbbBBBBbbbbbbbbbbBB|
+//! job-C |CCCcccccccCCcccCC-------|
+//!
+//! III. async, current_thread runtime: 286 ms
+//! scale: 1 slot = 10 ms, 29 slots = 290 ms
+//! main |AAABBCC---BBBBAACC---CCAAAABB|
+//! ...
+//! Summary
+//!   I. sequential took 607 ms (ideal: the sum of every burst and wait, 600 ms)
+//!   sequential 607 ms | threads 239 ms | 2.55x, ideal 2.73x
+//!   sequential 607 ms | async 1 thread 286 ms | 2.13x, ideal 2.22x
+//!   sequential 607 ms | async 2 workers 274 ms | 2.22x, ideal 2.73x
+//!   threads used: I 1, II 3, III 1, IV 2
 //! ```
 
 use std::path::PathBuf;
