@@ -299,6 +299,7 @@ struct Args {
     trace_json: Option<PathBuf>,
 }
 
+// No `#[tokio::main]`: I and II need no runtime, and III and IV each build the runtime they are about.
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     init_logging();
