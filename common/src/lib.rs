@@ -5,11 +5,13 @@
 //! - [`process`]: run an example binary with a deadline (the run tests, the demos that start children).
 //! - [`http_server`]: a local HTTP server on `127.0.0.1:0` whose URLs choose delay, status and body size.
 //! - [`children`]: child processes killed and reaped on every path out of a demo (14).
+//! - [`timeline`]: record which job ran on which thread from when to when, and draw it as the chapter's lanes.
 
 pub mod children;
 pub mod http_server;
 pub mod logging;
 pub mod process;
+pub mod timeline;
 pub mod timing;
 
 pub use logging::init_logging;

@@ -13,3 +13,4 @@ mod queues_06_08;
 mod sync_10_12;
 mod tasks_02_03;
 mod server_13;
+mod timelines_00;
