@@ -252,10 +252,7 @@ mod tests {
         // One slot: every order takes the sum.
         assert_eq!(any_order_bounds(&work, 1), (ms(2350), ms(2350)));
         // The longest task is a floor too: 3 tasks on 10 slots still take 400 ms.
-        assert_eq!(
-            any_order_bounds(&[ms(400), ms(10), ms(10)], 10).0,
-            ms(400)
-        );
+        assert_eq!(any_order_bounds(&[ms(400), ms(10), ms(10)], 10).0, ms(400));
     }
 
     #[test]
