@@ -59,10 +59,14 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use tracing::info;
 
-/// Two producer threads find URLs, three consumer threads download and save them, through a bounded
-/// queue of 3 (crossbeam-channel: many receivers). Shows backpressure, shutdown when every producer
-/// is done (no poison pill), and that every URL is consumed exactly once.
+/// `--help` text: what the example demonstrates.
 #[derive(Parser, Debug)]
+#[command(
+    about = "08 · Producer/consumer with threads: 2 producer threads feed 3 consumer threads through \
+             crossbeam-channel's bounded(3) (many receivers, no lock); backpressure, shutdown when \
+             every producer is done (no poison pill), every URL consumed exactly once",
+    long_about = None
+)]
 struct Args {
     /// Seed for the random delays: the same seed gives the same delays.
     #[arg(long, default_value_t = 2024)]
@@ -131,6 +135,8 @@ struct ProducerReport {
 #[derive(Debug)]
 struct ConsumerReport {
     consumed: Vec<String>,
+    /// When it worked on each URL: from taking it to having saved it.
+    busy: Vec<(Duration, Duration)>,
     stopped_at: Duration,
 }
 
@@ -178,18 +184,22 @@ fn save(page: &Page, html: &str) -> usize {
 /// Takes URLs until the queue is closed and empty.
 fn consume(id: usize, queue: Receiver<Page>, start: Instant) -> ConsumerReport {
     let mut consumed = Vec::new();
+    let mut busy = Vec::new();
     // `iter()` blocks for the next URL and ends when every sender is gone and the queue is empty.
     // Each URL goes to exactly one of the receivers.
     for page in queue.iter() {
+        let took_it = start.elapsed();
         info!("consumer-{id}: downloading {}", page.url);
         let html = download(&page);
         let bytes = save(&page, &html);
         info!("consumer-{id}: saved {} ({bytes} bytes)", page.url);
+        busy.push((took_it, start.elapsed()));
         consumed.push(page.url);
     }
     info!("consumer-{id}: queue closed and empty, stopping");
     ConsumerReport {
         consumed,
+        busy,
         stopped_at: start.elapsed(),
     }
 }
@@ -273,6 +283,26 @@ impl CrawlRun {
         all
     }
 
+    /// The most consumers that were working on a URL at the same moment: the proof that the work
+    /// was shared (with `n` consumers it can never exceed `n`).
+    fn most_busy_at_once(&self) -> usize {
+        // Sweep the starts and ends in time order; at equal times, ends first (one consumer handing
+        // over to another is not two at once).
+        let mut events: Vec<(Duration, i32)> = self
+            .consumers
+            .iter()
+            .flat_map(|c| c.busy.iter())
+            .flat_map(|&(from, to)| [(from, 1), (to, -1)])
+            .collect();
+        events.sort();
+        let (mut now, mut most) = (0i32, 0i32);
+        for (_, step) in events {
+            now += step;
+            most = most.max(now);
+        }
+        usize::try_from(most).expect("never negative")
+    }
+
     /// True when the consumed URLs are exactly the produced ones: none lost, none twice.
     fn each_exactly_once(&self) -> bool {
         let mut produced = self.produced.clone();
@@ -333,7 +363,11 @@ fn main() -> anyhow::Result<()> {
             "NOT each URL exactly once"
         }
     );
-    println!("  per consumer: {}", per_consumer.join(", "));
+    println!(
+        "  per consumer: {}; at most {} busy at once",
+        per_consumer.join(", "),
+        r.most_busy_at_once()
+    );
     println!(
         "  producers done at {}; consumers stopped at {} ({})",
         fmt_duration(r.producers_done),
@@ -431,12 +465,27 @@ mod tests {
         let r = run_within(2024, DELAYS);
         let (work, least) = lower_bound(2024, DELAYS);
         assert!(r.total >= least, "{r:?}");
+        // Three consumers were working at the same moment: two never could be. (Each works
+        // 140-420 ms on a URL, so a late thread start on a busy machine cannot hide the overlap.)
+        assert_eq!(r.most_busy_at_once(), 3, "{r:?}");
         assert!(r.total < work, "{:?} vs {work:?}", r.total);
         assert!(r.each_exactly_once());
     }
 
     #[test]
-    fn bad_flags_are_errors_not_panics() {
+    fn help_names_the_example_and_bad_flags_are_errors_not_panics() {
+        let help = Args::try_parse_from(["08", "--help"]).expect_err("--help stops the program");
+        assert_eq!(help.exit_code(), 0);
+        assert!(
+            help.to_string().starts_with("08 · Producer/consumer"),
+            "{help}"
+        );
+        assert_eq!(
+            Args::try_parse_from(["08", "--bogus"])
+                .expect_err("no such flag")
+                .exit_code(),
+            2
+        );
         assert!(Args::try_parse_from(["08", "--seed", "abc"]).is_err());
         assert_eq!(
             Args::try_parse_from(["08", "--seed", "5"])
