@@ -77,6 +77,10 @@ fn fetch_parallel_09_rejects_a_zero_limit_or_timeout() {
             .assert_no_panic()
             .assert_stderr_contains(&["invalid value '0'", flag]);
     }
+    // `--help` says what the example demonstrates, under its number.
+    let help = run_example(BIN, &["--help"]);
+    help.assert_success().assert_no_panic();
+    assert!(help.stdout.starts_with("09 · "), "{}", help.stdout);
 }
 
 /// The measured speed-up (`2.17` in `sequential 1306 ms | concurrent 603 ms | 2.17x, ideal 2.17x`)

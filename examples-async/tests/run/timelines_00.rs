@@ -80,4 +80,8 @@ fn lanes(stdout: &str, title: &str) -> Vec<String> {
 fn async_vs_threads_00_rejects_a_bad_flag() {
     let run = run_example(env!("CARGO_BIN_EXE_00_async_vs_threads"), &["--slots"]);
     run.assert_code(2).assert_stderr_contains(&["--slots"]);
+    // `--help` says what the example demonstrates, under its number.
+    let help = run_example(env!("CARGO_BIN_EXE_00_async_vs_threads"), &["--help"]);
+    help.assert_success().assert_no_panic();
+    assert!(help.stdout.starts_with("00 · "), "{}", help.stdout);
 }
