@@ -168,23 +168,6 @@ async fn run(work: &[Duration], permits: usize) -> anyhow::Result<SemaphoreRun> 
     })
 }
 
-/// When each task should enter and leave if the semaphore is fair: in task order, each one takes the
-/// first permit to come free. This is the "ideal" the run is compared with: list scheduling with one
-/// slot per permit, worked out in `common::schedule`.
-fn planned_schedule(work: &[Duration], permits: usize) -> Vec<Visit> {
-    let tasks: Vec<schedule::Job<'_>> = work.iter().map(schedule::Job::task).collect();
-    let mut visits: Vec<Visit> = schedule::list_schedule(&tasks, permits)
-        .into_iter()
-        .map(|p| Visit {
-            task: p.job,
-            entered: p.start,
-            left: p.end,
-        })
-        .collect();
-    visits.sort_by_key(|v| v.task);
-    visits
-}
-
 /// `--help` text: what the example demonstrates. No flags: the schedule is fixed so it can be
 /// checked to the millisecond.
 #[derive(Parser, Debug)]
@@ -244,6 +227,23 @@ mod tests {
 
     fn ms(n: u64) -> Duration {
         Duration::from_millis(n)
+    }
+
+    /// When each task should enter and leave if the semaphore is fair: in task order, each one
+    /// takes the first permit to come free. The ideal `main` prints is this schedule's end: list
+    /// scheduling with one slot per permit, worked out in `common::schedule`.
+    fn planned_schedule(work: &[Duration], permits: usize) -> Vec<Visit> {
+        let tasks: Vec<schedule::Job<'_>> = work.iter().map(schedule::Job::task).collect();
+        let mut visits: Vec<Visit> = schedule::list_schedule(&tasks, permits)
+            .into_iter()
+            .map(|p| Visit {
+                task: p.job,
+                entered: p.start,
+                left: p.end,
+            })
+            .collect();
+        visits.sort_by_key(|v| v.task);
+        visits
     }
 
     /// A semaphore that leaked permits would leave tasks waiting forever; on the paused clock this
