@@ -27,18 +27,20 @@
 //! The output will look similar to this:
 //!
 //! ```text
-//!   0.001s  INFO [main] --- bounded (capacity 3): the producer waits when the queue is full ---
+//!   0.000s  INFO [main] --- bounded (capacity 3): the producer waits when the queue is full ---
 //!   0.032s  INFO [main] producer: item 0 queued
 //!   0.032s  INFO [main] consumer: took item 0 (queue length 0 when it asked)
 //!   ...
-//!   0.183s  INFO [main] producer: queue full (3 items), waiting for room for item 5
-//!   0.233s  INFO [main] consumer: took item 2 (queue length 3 when it asked)
-//!   0.233s  INFO [main] producer: item 5 queued after waiting 50 ms
+//!   0.193s  INFO [main] producer: queue full (3 items), waiting for room for item 5
+//!   0.235s  INFO [main] consumer: took item 2 (queue length 3 when it asked)
+//!   0.235s  INFO [main] producer: item 5 queued after waiting 41 ms
 //!   ...
 //! Summary
 //!   bounded (capacity 3): 10/10 items received, in order; largest queue 3 (capacity 3)
-//!   bounded (capacity 3): producer waited 5 times (330 ms); done at 630 ms (ideal 630 ms)
-//!   ...
+//!   bounded (capacity 3): producer waited 5 times (338 ms); done at 657 ms (ideal 630 ms)
+//!   unbounded: 10/10 items received, in order; largest queue 7 (no limit)
+//!   unbounded: producer waited 0 times (0.00 ms); done at 324 ms (ideal 300 ms)
+//!   consumer done: bounded (capacity 3) 1072 ms | unbounded 1065 ms (ideal 1030 ms each: the consumer sets the pace)
 //! ```
 
 use std::fmt;

@@ -27,18 +27,18 @@
 //! The output will look similar to this:
 //!
 //! ```text
-//!   0.000s  INFO [main] task 0: in after waiting 0.00 ms; 1 inside, 2 permits free
+//!   0.000s  INFO [main] task 0: in after waiting 0.01 ms; 1 inside, 2 permits free
 //!   0.000s  INFO [main] task 1: in after waiting 0.00 ms; 2 inside, 1 permits free
 //!   0.000s  INFO [main] task 2: in after waiting 0.00 ms; 3 inside, 0 permits free
 //!   0.000s  INFO [main] task 3: no permit free, waiting
 //!   ...
-//!   0.201s  INFO [main] task 1: out after 200 ms; 0 permits free
-//!   0.201s  INFO [main] task 3: in after waiting 201 ms; 3 inside, 0 permits free
+//!   0.223s  INFO [main] task 1: out after 200 ms; 0 permits free
+//!   0.223s  INFO [main] task 3: in after waiting 222 ms; 3 inside, 0 permits free
 //!   ...
 //! Summary
 //!   10/10 tasks used the resource; at most 3 inside at once (3 permits)
 //!   permits free at the end: 3 of 3 (none leaked)
-//!   total 951 ms (ideal 950 ms, the FIFO schedule; one at a time 2350 ms, all at once 400 ms)
+//!   total 973 ms (ideal 950 ms, the FIFO schedule; one at a time 2350 ms, all at once 400 ms)
 //! ```
 
 use std::sync::Arc;

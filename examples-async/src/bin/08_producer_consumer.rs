@@ -34,20 +34,20 @@
 //!
 //! ```text
 //!   0.000s  INFO [main] 2 producers, 3 consumers, a queue of 3; seed 2024
-//!   0.077s  INFO [main] producer products: queued https://example.com/product-1
-//!   0.077s  INFO [main] consumer-1: downloading https://example.com/product-1
+//!   0.081s  INFO [main] producer products: queued https://example.com/product-1
+//!   0.081s  INFO [main] consumer-1: downloading https://example.com/product-1
 //!   ...
-//!   0.214s  INFO [main] producer pages: queue full (3 URLs), waiting to add https://example.com/page-3
+//!   0.218s  INFO [main] producer pages: queue full (3 URLs), waiting to add https://example.com/page-3
 //!   ...
-//!   0.495s  INFO [main] producer pages: done, dropping its sender
+//!   0.500s  INFO [main] producer pages: done, dropping its sender
 //!   ...
-//!   1.024s  INFO [main] consumer-3: queue closed and empty, stopping
+//!   1.028s  INFO [main] consumer-3: queue closed and empty, stopping
 //!
 //! Summary
 //!   produced 8 = consumed 8 (each URL exactly once)
-//!   per consumer: consumer-1 3, consumer-2 2, consumer-3 3
-//!   producers done at 495 ms; consumers stopped at 781 ms, 710 ms, 1024 ms (all after the producers)
-//!   total 1024 ms (at least 727 ms: the download and save time, 2181 ms, shared by 3 consumers)
+//!   per consumer: consumer-1 3, consumer-2 2, consumer-3 3; at most 3 busy at once
+//!   producers done at 499 ms; consumers stopped at 786 ms, 716 ms, 1028 ms (all after the producers)
+//!   total 1028 ms (at least 727 ms: the download and save time, 2181 ms, shared by 3 consumers)
 //! ```
 
 use std::sync::Arc;

@@ -33,18 +33,20 @@
 //! The output will look similar to this (times vary by a few milliseconds):
 //!
 //! ```text
-//!   0.000s  INFO [main] --- bounded (capacity 3): the producer waits when the queue is full ---
-//!   0.030s  INFO [producer] producer: item 0 queued
-//!   0.030s  INFO [consumer] consumer: took item 0 (queue length 0 when it asked)
+//!   0.001s  INFO [main] --- bounded (capacity 3): the producer waits when the queue is full ---
+//!   0.034s  INFO [producer] producer: item 0 queued
+//!   0.034s  INFO [consumer] consumer: took item 0 (queue length 0 when it asked)
 //!   ...
-//!   0.181s  INFO [producer] producer: queue full (3 items), waiting for room for item 5
-//!   0.231s  INFO [consumer] consumer: took item 2 (queue length 3 when it asked)
-//!   0.231s  INFO [producer] producer: item 5 queued after waiting 50 ms
+//!   0.185s  INFO [producer] producer: queue full (3 items), waiting for room for item 5
+//!   0.235s  INFO [consumer] consumer: took item 2 (queue length 3 when it asked)
+//!   0.235s  INFO [producer] producer: item 5 queued after waiting 49 ms
 //!   ...
 //! Summary
 //!   bounded (capacity 3): 10/10 items received, in order; largest queue 3 (capacity 3)
-//!   bounded (capacity 3): producer waited 5 times (331 ms); done at 632 ms (ideal 630 ms)
-//!   ...
+//!   bounded (capacity 3): producer waited 5 times (332 ms); done at 638 ms (ideal 630 ms)
+//!   unbounded: 10/10 items received, in order; largest queue 7 (no limit)
+//!   unbounded: producer waited 0 times (0.00 ms); done at 306 ms (ideal 300 ms)
+//!   consumer done: bounded (capacity 3) 1039 ms | unbounded 1057 ms (ideal 1030 ms each: the consumer sets the pace)
 //! ```
 
 use std::fmt;

@@ -32,17 +32,18 @@
 //! The output will look similar to this (which thread gets a freed permit varies):
 //!
 //! ```text
-//!   0.000s  INFO [task-0] task 0: in after waiting 0.01 ms; 1 inside, 2 permits free
-//!   0.000s  INFO [task-1] task 1: in after waiting 0.01 ms; 2 inside, 1 permits free
-//!   0.000s  INFO [task-3] task 3: no permit free, waiting
+//!   0.001s  INFO [task-0] task 0: in after waiting 0.01 ms; 1 inside, 2 permits free
+//!   0.001s  INFO [task-2] task 2: in after waiting 0.00 ms; 2 inside, 1 permits free
+//!   0.001s  INFO [task-3] task 3: in after waiting 0.00 ms; 3 inside, 0 permits free
+//!   0.001s  INFO [task-4] task 4: no permit free, waiting
 //!   ...
-//!   0.201s  INFO [task-1] task 1: out after 200 ms; 1 permits free
-//!   0.201s  INFO [task-7] task 7: in after waiting 201 ms; 3 inside, 0 permits free
+//!   0.102s  INFO [task-3] task 3: out after 100 ms; 1 permits free
+//!   0.102s  INFO [task-4] task 4: in after waiting 101 ms; 3 inside, 0 permits free
 //!   ...
 //! Summary
 //!   10/10 tasks used the resource; at most 3 inside at once (3 permits)
 //!   permits free at the end: 3 of 3 (none leaked)
-//!   total 953 ms (ideal 783 ms to 1050 ms, depending on who gets each freed permit; one at a time 2350 ms, all at once 400 ms)
+//!   total 852 ms (ideal 783 ms to 1050 ms, depending on who gets each freed permit; one at a time 2350 ms, all at once 400 ms)
 //! ```
 
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -34,19 +34,19 @@
 //!
 //! ```text
 //!   0.000s  INFO [main] 2 producers, 3 consumers, a queue of 3; seed 2024
-//!   0.076s  INFO [producer-products] producer products: queued https://example.com/product-1
-//!   0.076s  INFO [consumer-1] consumer-1: downloading https://example.com/product-1
-//!   0.106s  INFO [consumer-2] consumer-2: downloading https://example.com/page-1
+//!   0.081s  INFO [producer-products] producer products: queued https://example.com/product-1
+//!   0.081s  INFO [consumer-1] consumer-1: downloading https://example.com/product-1
+//!   0.110s  INFO [consumer-2] consumer-2: downloading https://example.com/page-1
 //!   ...
-//!   0.492s  INFO [producer-pages] producer pages: done, dropping its sender
+//!   0.497s  INFO [producer-pages] producer pages: done, dropping its sender
 //!   ...
-//!   1.016s  INFO [consumer-3] consumer-3: queue closed and empty, stopping
+//!   1.024s  INFO [consumer-3] consumer-3: queue closed and empty, stopping
 //!
 //! Summary
 //!   produced 8 = consumed 8 (each URL exactly once)
-//!   per consumer: consumer-1 3, consumer-2 2, consumer-3 3
-//!   producers done at 492 ms; consumers stopped at 775 ms, 706 ms, 1016 ms (all after the producers)
-//!   total 1016 ms (at least 727 ms: the download and save time, 2181 ms, shared by 3 consumers)
+//!   per consumer: consumer-1 3, consumer-2 2, consumer-3 3; at most 3 busy at once
+//!   producers done at 496 ms; consumers stopped at 780 ms, 710 ms, 1023 ms (all after the producers)
+//!   total 1023 ms (at least 727 ms: the download and save time, 2181 ms, shared by 3 consumers)
 //! ```
 
 use std::thread;

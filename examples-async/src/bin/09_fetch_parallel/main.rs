@@ -40,19 +40,19 @@
 //! the order the requests finish):
 //!
 //! ```text
-//!   0.002s  INFO [main] --- sequential: one request at a time ---
-//!   0.004s  INFO [main] #1 http://127.0.0.1:40455/bytes/2048 -> 200 OK, 2048 bytes in 1.87 ms
-//!   0.356s  INFO [main] #2 http://127.0.0.1:40455/delay/350?bytes=16384 -> 200 OK, 16384 bytes in 352 ms
-//!   0.457s  INFO [main] #3 http://127.0.0.1:40455/status/500?delay_ms=100 -> 500 Internal Server Error, 0 bytes (failed) in 101 ms
-//!   1.058s  INFO [main] #4 http://127.0.0.1:40455/delay/5000 -> timed out after 600 ms (failed) in 601 ms
+//!   0.004s  INFO [main] --- sequential: one request at a time ---
+//!   0.015s  INFO [main] #1 http://127.0.0.1:46603/bytes/2048 -> 200 OK, 2048 bytes in 11 ms
+//!   0.367s  INFO [main] #2 http://127.0.0.1:46603/delay/350?bytes=16384 -> 200 OK, 16384 bytes in 352 ms
+//!   0.470s  INFO [main] #3 http://127.0.0.1:46603/status/500?delay_ms=100 -> 500 Internal Server Error, 0 bytes (failed) in 103 ms
+//!   1.071s  INFO [main] #4 http://127.0.0.1:46603/delay/5000 -> timed out after 600 ms (failed) in 601 ms
 //!   ...
 //! Summary
 //!   sequential: 6 requests, 4 ok, 2 failed (at most 1 in flight)
 //!   concurrent: 6 requests, 4 ok, 2 failed (at most 3 in flight, limit 3)
-//!   failed (both runs): #3 http://127.0.0.1:40455/status/500?delay_ms=100 -> 500 Internal Server Error, 0 bytes
-//!   failed (both runs): #4 http://127.0.0.1:40455/delay/5000 -> timed out after 600 ms
+//!   failed (both runs): #3 http://127.0.0.1:46603/status/500?delay_ms=100 -> 500 Internal Server Error, 0 bytes
+//!   failed (both runs): #4 http://127.0.0.1:46603/delay/5000 -> timed out after 600 ms
 //!   ideal: sequential 1300 ms (the sum), concurrent 600 ms (3 at a time)
-//!   sequential 1306 ms | concurrent 603 ms | 2.17x, ideal 2.17x
+//!   sequential 1325 ms | concurrent 608 ms | 2.18x, ideal 2.17x
 //! ```
 
 mod report;

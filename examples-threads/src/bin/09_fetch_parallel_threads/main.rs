@@ -43,25 +43,25 @@
 //! a 2 ms request may be done before the last thread starts, so "at most 6 in flight" can read 5):
 //!
 //! ```text
-//!   0.003s  INFO [main] --- sequential: one request at a time ---
-//!   0.005s  INFO [main] #1 http://127.0.0.1:40771/bytes/2048 -> 200 OK, 2048 bytes in 1.95 ms
+//!   0.001s  INFO [main] --- sequential: one request at a time ---
+//!   0.006s  INFO [main] #1 http://127.0.0.1:40335/bytes/2048 -> 200 OK, 2048 bytes in 4.90 ms
 //!   ...
-//!   1.313s  INFO [main] --- one thread per URL (thread::scope) ---
-//!   1.315s  INFO [fetch-1] #1 http://127.0.0.1:40771/bytes/2048 -> 200 OK, 2048 bytes in 1.51 ms
-//!   1.415s  INFO [fetch-3] #3 http://127.0.0.1:40771/status/500?delay_ms=100 -> 500 Internal Server Error, 0 bytes (failed) in 101 ms
+//!   1.351s  INFO [main] --- one thread per URL (thread::scope) ---
+//!   1.355s  INFO [fetch-1] #1 http://127.0.0.1:40335/bytes/2048 -> 200 OK, 2048 bytes in 3.82 ms
+//!   1.455s  INFO [fetch-3] #3 http://127.0.0.1:40335/status/500?delay_ms=100 -> 500 Internal Server Error, 0 bytes (failed) in 104 ms
 //!   ...
-//!   1.916s  INFO [main] --- a pool of 3 threads ---
-//!   1.918s  INFO [pool-1] #1 http://127.0.0.1:40771/bytes/2048 -> 200 OK, 2048 bytes in 1.43 ms
+//!   1.985s  INFO [main] --- a pool of 3 threads ---
+//!   1.986s  INFO [pool-1] #1 http://127.0.0.1:40335/bytes/2048 -> 200 OK, 2048 bytes in 1.11 ms
 //!   ...
 //! Summary
 //!   sequential: 6 requests, 4 ok, 2 failed (at most 1 in flight)
-//!   thread per URL: 6 requests, 4 ok, 2 failed (at most 6 in flight)
+//!   thread per URL: 6 requests, 4 ok, 2 failed (at most 5 in flight)
 //!   pool of 3: 6 requests, 4 ok, 2 failed (at most 3 in flight, limit 3)
-//!   failed (every run): #3 http://127.0.0.1:40771/status/500?delay_ms=100 -> 500 Internal Server Error, 0 bytes
-//!   failed (every run): #4 http://127.0.0.1:40771/delay/5000 -> timed out after 600 ms
+//!   failed (every run): #3 http://127.0.0.1:40335/status/500?delay_ms=100 -> 500 Internal Server Error, 0 bytes
+//!   failed (every run): #4 http://127.0.0.1:40335/delay/5000 -> timed out after 600 ms
 //!   ideal: sequential 1300 ms (the sum), thread per URL 600 ms (all at once), pool 600 ms (3 at a time)
-//!   sequential 1305 ms | thread per URL 602 ms | 2.17x, ideal 2.17x
-//!   sequential 1305 ms | pool of 3 603 ms | 2.17x, ideal 2.17x
+//!   sequential 1350 ms | thread per URL 634 ms | 2.13x, ideal 2.17x
+//!   sequential 1350 ms | pool of 3 608 ms | 2.22x, ideal 2.17x
 //! ```
 
 mod report;
