@@ -25,7 +25,7 @@
 //! "Error Handling in Asynchronous Code": `Promise.all`, `response.ok`), Examples in Python
 //! ("Handling Concurrent I/O Operations"). Upstream: `src/python/asynchrony/fetch_parallel.py`,
 //! `src/js/asynchrony/09_fetch_parallel.js`, `src/cpp/asynchrony/parallel_fetch.cpp`.
-//! Threads twin: `examples-threads/src/bin/09_fetch_parallel_threads.rs`.
+//! Threads twin: `examples-threads/src/bin/09_fetch_parallel_threads/main.rs`.
 //!
 //! This file is the lesson: `main`, the two runs and `fetch`. How a request ended, the counts and the
 //! summary with its ideal live in `report.rs` beside it.

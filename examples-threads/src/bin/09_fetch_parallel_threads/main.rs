@@ -1,6 +1,6 @@
 //! # 09 · Fetch in parallel, with threads: six URLs, one after another, one thread each, a pool of three
 //!
-//! The same six URLs as `examples-async/src/bin/09_fetch_parallel.rs`, on the same local HTTP server
+//! The same six URLs as `examples-async/src/bin/09_fetch_parallel/main.rs`, on the same local HTTP server
 //! (`common::http_server`): a fast one, a slow one (350 ms), a `500` (after 100 ms), one that would
 //! answer after 5 s but is given up at the 600 ms per-request timeout, and two more. The client is
 //! `ureq`, a blocking one: a call returns when the response is there, holding its thread meanwhile.
