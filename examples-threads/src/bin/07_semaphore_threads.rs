@@ -229,14 +229,6 @@ fn run(work: &[Duration], permits: usize) -> anyhow::Result<SemaphoreRun> {
     })
 }
 
-/// The range the total must fall in whatever order the waiting threads get their permits: at least
-/// the work shared perfectly among the permits (and at least the longest job); at most the average
-/// plus `(1 - 1/permits)` of the longest job (Graham, 1966: no greedy order does worse). Worked out
-/// in `common::schedule`, beside the FIFO schedule the async twin follows.
-fn ideal_range(work: &[Duration], permits: usize) -> (Duration, Duration) {
-    schedule::any_order_bounds(work, permits)
-}
-
 /// `--help` text: what the example demonstrates. No flags: the work is fixed so the figures can be
 /// compared with their ideal.
 #[derive(Parser, Debug)]
@@ -257,7 +249,10 @@ fn main() -> anyhow::Result<()> {
     );
     let r = run(&WORK, PERMITS)?;
 
-    let (lower, upper) = ideal_range(&WORK, PERMITS);
+    // The range the total must fall in whatever order the waiting threads get their permits (this
+    // semaphore is not fair): at least the work shared perfectly among the permits; at most the
+    // average plus `(1 - 1/permits)` of the longest job (Graham, 1966: no greedy order does worse).
+    let (lower, upper) = schedule::any_order_bounds(&WORK, PERMITS);
     let one_at_a_time: Duration = WORK.iter().sum();
     let all_at_once = WORK.iter().max().copied().unwrap_or_default();
     println!();
@@ -338,7 +333,7 @@ mod tests {
     #[test]
     fn the_total_fits_the_schedule_whatever_the_order() {
         let r = within(Duration::from_secs(20), || run(&WORK, PERMITS)).expect("runs");
-        let (lower, upper) = ideal_range(&WORK, PERMITS);
+        let (lower, upper) = schedule::any_order_bounds(&WORK, PERMITS);
         assert_eq!((lower, upper), (ms(2350) / 3, ms(1050)));
         assert!(r.total >= lower, "{r:?}");
         // Far below one at a time (2350 ms): generous for a loaded machine.
