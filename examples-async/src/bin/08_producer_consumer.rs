@@ -20,7 +20,8 @@
 //!   `POISON_PILL` per consumer, its C++ has each consumer take exactly 6 items, both of which break
 //!   when the counts change.
 //! - **Accounting**: produced = consumed, each URL exactly once, and how many each consumer did (upstream
-//!   JS prints the number of consumers as the number of items consumed).
+//!   JS prints the number of consumers as the number of items consumed). And that the three really
+//!   shared the work: the most consumers busy at the same moment, measured from when each worked.
 //!
 //! Seed: "Asynchrony" > Challenges and Considerations (5. Handling Backpressure); Examples table row 8,
 //! "Implement a producer-consumer pattern asynchronously". Upstream: `src/python/asynchrony/producer_consumer.py`,

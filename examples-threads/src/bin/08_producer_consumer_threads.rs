@@ -13,7 +13,8 @@
 //! - **Shutdown when all producers are done**, with no poison pill and no hard-coded count: each
 //!   producer owns a clone of the `Sender` and drops it when its thread returns; when the last one is
 //!   gone and the queue is empty, every consumer's `for page in rx.iter()` loop ends.
-//! - **Accounting**: produced = consumed, each URL exactly once, and how many each consumer did.
+//! - **Accounting**: produced = consumed, each URL exactly once, and how many each consumer did; the
+//!   most consumers busy at the same moment (3: they really shared the work).
 //!
 //! What differs from the async twin, and why:
 //! - The async twin shares tokio's single `Receiver` behind a `Mutex` held while waiting; here the
