@@ -4,6 +4,7 @@
 //! - [`timing`]: measure a closure or a future, and print a measured figure beside its ideal.
 //! - [`process`]: run an example binary with a deadline (the run tests, the demos that start children).
 //! - [`http_server`]: a local HTTP server on `127.0.0.1:0` whose URLs choose delay, status and body size.
+//! - [`schedule`]: the ideal a concurrent run approaches (list scheduling), worked out once.
 //! - [`children`]: child processes killed and reaped on every path out of a demo (14).
 //! - [`timeline`]: record which job ran on which thread from when to when, and draw it as the chapter's lanes.
 
@@ -11,6 +12,7 @@ pub mod children;
 pub mod http_server;
 pub mod logging;
 pub mod process;
+pub mod schedule;
 pub mod timeline;
 pub mod timing;
 

@@ -69,7 +69,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::Parser;
 use common::timeline::{self, Recorder, Segment};
-use common::{Comparison, fmt_duration, init_logging, time, time_async};
+use common::{Comparison, fmt_duration, init_logging, schedule, time, time_async};
 use tracing::info;
 
 /// One character of a lane: short enough to see every burst, long enough that a run fits a line.
@@ -238,7 +238,7 @@ fn async_one_thread() -> anyhow::Result<Run> {
 }
 
 /// IV. Async on the multi-thread runtime: one worker per core, named so the lanes tell them apart
-/// (tokio calls every worker `tokio-runtime-worker`).
+/// (tokio calls every worker `tokio-rt-worker`).
 fn async_multi_thread(workers: usize) -> anyhow::Result<Run> {
     let next = std::sync::atomic::AtomicUsize::new(1);
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -259,27 +259,18 @@ fn async_multi_thread(workers: usize) -> anyhow::Result<Run> {
 }
 
 /// The best any scheduler can do with `threads` threads and no overhead: whenever a job is ready for
-/// its next burst (it woke first, ties in job order), run it on the thread that is free first.
-/// One thread gives the ideal of III; one per job gives the longest job (II).
+/// its next burst (it woke first, ties in job order), run it on the thread that is free first (list
+/// scheduling, worked out in `common::schedule`). One thread gives the ideal of III; one per job
+/// gives the longest job (II).
 fn ideal_with(threads: usize) -> Duration {
-    let mut free_at = vec![Duration::ZERO; threads];
-    // (ready at, job index, next burst)
-    let mut ready: Vec<(Duration, usize, usize)> =
-        (0..JOBS.len()).map(|j| (Duration::ZERO, j, 0)).collect();
-    let mut end = Duration::ZERO;
-    while let Some(pos) = (0..ready.len()).min_by_key(|&i| (ready[i].0, ready[i].1)) {
-        let (ready_at, j, burst) = ready.swap_remove(pos);
-        let thread = (0..threads)
-            .min_by_key(|&t| free_at[t])
-            .expect("at least one thread");
-        let done = free_at[thread].max(ready_at) + JOBS[j].bursts[burst];
-        free_at[thread] = done;
-        end = end.max(done);
-        if let Some(wait) = JOBS[j].waits.get(burst) {
-            ready.push((done + *wait, j, burst + 1));
-        }
-    }
-    end
+    let jobs: Vec<schedule::Job<'_>> = JOBS
+        .iter()
+        .map(|job| schedule::Job {
+            bursts: &job.bursts,
+            waits: &job.waits,
+        })
+        .collect();
+    schedule::makespan(&jobs, threads)
 }
 
 /// What I should approach: every burst and every wait, one after another.
@@ -288,10 +279,12 @@ fn sum_of_everything() -> Duration {
 }
 
 /// `--help` text: what the example demonstrates.
-#[derive(Parser)]
+#[derive(Parser, Debug)]
 #[command(
-    about = "The chapter's four timelines from real runs: three jobs (CPU bursts and waits) run sequentially, \
-             one OS thread each, as tasks on one thread, and as tasks on the multi-thread runtime."
+    about = "00 · Async vs threads: the chapter's four timelines from real runs: three jobs (CPU bursts \
+             and waits) run sequentially, one OS thread each, as tasks on one thread, and as tasks on \
+             the multi-thread runtime",
+    long_about = None
 )]
 struct Args {
     /// Also write every recorded segment as Chrome trace-event JSON (open it in ui.perfetto.dev).
@@ -526,15 +519,40 @@ mod tests {
     }
 
     #[test]
-    fn async_on_the_multi_thread_runtime_runs_every_poll_on_its_workers() {
+    fn async_on_the_multi_thread_runtime_polls_on_two_workers_at_once() {
         let _turn = one_at_a_time();
-        let run = async_multi_thread(2).expect("runtime builds");
+        // The proof of parallelism: polls on two different workers in progress at the same moment.
+        // A runtime with one thread can never show it (its overlap is exactly zero). The bursts spin
+        // on the wall clock, so a preempted worker still overlaps in time; the threshold is a few
+        // ms of the 20-30 ms bursts. One witness is enough, so a run where the runtime queued every
+        // task on one worker (it may, see IV's notes) gets two more tries.
+        let mut overlaps = Vec::new();
+        for _ in 0..3 {
+            let run = async_multi_thread(2).expect("runtime builds");
+            assert!(
+                run.segments.iter().all(|s| s.thread.starts_with("worker-")),
+                "{:?}",
+                run.segments
+            );
+            assert_eq!(run.segments.len(), 9, "three polls per job");
+            assert!(run.took >= ideal_with(JOBS.len()), "{:?}", run.took);
+            let overlap = cross_thread_overlap(&run.segments);
+            if overlap >= ms(5) {
+                assert_eq!(threads(&run.segments).len(), 2, "{:?}", run.segments);
+                return;
+            }
+            overlaps.push(overlap);
+        }
+        panic!("no two polls ran on two workers at once in 3 runs: overlaps {overlaps:?}");
+    }
+
+    #[test]
+    fn help_names_the_example() {
+        let help = Args::try_parse_from(["00", "--help"]).expect_err("--help stops the program");
+        assert_eq!(help.exit_code(), 0);
         assert!(
-            run.segments.iter().all(|s| s.thread.starts_with("worker-")),
-            "{:?}",
-            run.segments
+            help.to_string().starts_with("00 · Async vs threads"),
+            "{help}"
         );
-        assert_eq!(run.segments.len(), 9, "three polls per job");
-        assert!(run.took >= ideal_with(JOBS.len()), "{:?}", run.took);
     }
 }

@@ -22,30 +22,31 @@
 //! table row 7. Upstream: `src/python/asynchrony/semaphore.py`, `src/js/asynchrony/07_semaphore.js`,
 //! `src/cpp/asynchrony/async_semaphore.cpp`. Threads twin: `examples-threads/src/bin/07_semaphore_threads.rs`.
 //!
-//! Run: `cargo run -p examples-async --bin 07_semaphore` (no flags, about 1 s).
+//! Run: `cargo run -p examples-async --bin 07_semaphore` (no flags but `--help`, about 1 s).
 //!
 //! The output will look similar to this:
 //!
 //! ```text
-//!   0.000s  INFO [main] task 0: in after waiting 0.00 ms; 1 inside, 2 permits free
+//!   0.000s  INFO [main] task 0: in after waiting 0.01 ms; 1 inside, 2 permits free
 //!   0.000s  INFO [main] task 1: in after waiting 0.00 ms; 2 inside, 1 permits free
 //!   0.000s  INFO [main] task 2: in after waiting 0.00 ms; 3 inside, 0 permits free
 //!   0.000s  INFO [main] task 3: no permit free, waiting
 //!   ...
-//!   0.201s  INFO [main] task 1: out after 200 ms; 0 permits free
-//!   0.201s  INFO [main] task 3: in after waiting 201 ms; 3 inside, 0 permits free
+//!   0.223s  INFO [main] task 1: out after 200 ms; 0 permits free
+//!   0.223s  INFO [main] task 3: in after waiting 222 ms; 3 inside, 0 permits free
 //!   ...
 //! Summary
 //!   10/10 tasks used the resource; at most 3 inside at once (3 permits)
 //!   permits free at the end: 3 of 3 (none leaked)
-//!   total 951 ms (ideal 950 ms, the FIFO schedule; one at a time 2350 ms, all at once 400 ms)
+//!   total 973 ms (ideal 950 ms, the FIFO schedule; one at a time 2350 ms, all at once 400 ms)
 //! ```
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use common::{fmt_duration, init_logging};
+use clap::Parser;
+use common::{fmt_duration, init_logging, schedule};
 use tokio::sync::Semaphore;
 use tokio::time::{Instant, sleep};
 use tracing::info;
@@ -167,30 +168,20 @@ async fn run(work: &[Duration], permits: usize) -> anyhow::Result<SemaphoreRun> 
     })
 }
 
-/// When each task should enter and leave if the semaphore is fair: in task order, each one takes the
-/// first permit to come free. This is the "ideal" the run is compared with.
-fn planned_schedule(work: &[Duration], permits: usize) -> Vec<Visit> {
-    let mut free_at = vec![Duration::ZERO; permits];
-    work.iter()
-        .enumerate()
-        .map(|(task, &work)| {
-            let slot = (0..permits)
-                .min_by_key(|&i| free_at[i])
-                .expect("at least one permit");
-            let entered = free_at[slot];
-            free_at[slot] = entered + work;
-            Visit {
-                task,
-                entered,
-                left: entered + work,
-            }
-        })
-        .collect()
-}
+/// `--help` text: what the example demonstrates. No flags: the schedule is fixed so it can be
+/// checked to the millisecond.
+#[derive(Parser, Debug)]
+#[command(
+    about = "07 · Semaphore: 10 tasks share 3 permits (tokio::sync::Semaphore, RAII permits from \
+             acquire_owned); never more than 3 inside at once, entering in FIFO order",
+    long_about = None
+)]
+struct Args {}
 
 // One thread is enough: the tasks wait (for a permit, for the timer), they do not compute.
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
+    Args::parse();
     init_logging();
 
     info!(
@@ -199,8 +190,7 @@ async fn main() -> anyhow::Result<()> {
     );
     let r = run(&WORK, PERMITS).await?;
 
-    let planned = planned_schedule(&WORK, PERMITS);
-    let ideal = planned.iter().map(|v| v.left).max().unwrap_or_default();
+    let ideal = schedule::makespan_of_tasks(&WORK, PERMITS);
     let one_at_a_time: Duration = WORK.iter().sum();
     let all_at_once = WORK.iter().max().copied().unwrap_or_default();
     println!();
@@ -237,6 +227,23 @@ mod tests {
 
     fn ms(n: u64) -> Duration {
         Duration::from_millis(n)
+    }
+
+    /// When each task should enter and leave if the semaphore is fair: in task order, each one
+    /// takes the first permit to come free. The ideal `main` prints is this schedule's end: list
+    /// scheduling with one slot per permit, worked out in `common::schedule`.
+    fn planned_schedule(work: &[Duration], permits: usize) -> Vec<Visit> {
+        let tasks: Vec<schedule::Job<'_>> = work.iter().map(schedule::Job::task).collect();
+        let mut visits: Vec<Visit> = schedule::list_schedule(&tasks, permits)
+            .into_iter()
+            .map(|p| Visit {
+                task: p.job,
+                entered: p.start,
+                left: p.end,
+            })
+            .collect();
+        visits.sort_by_key(|v| v.task);
+        visits
     }
 
     /// A semaphore that leaked permits would leave tasks waiting forever; on the paused clock this
@@ -296,6 +303,15 @@ mod tests {
         // The two ends: one permit is one at a time, ten permits is all at once.
         assert_eq!(run_within_a_minute(&WORK, 1).await.total, ms(2350));
         assert_eq!(run_within_a_minute(&WORK, 10).await.total, ms(400));
+    }
+
+    #[test]
+    fn help_names_the_example_and_a_bad_flag_is_an_error() {
+        let help = Args::try_parse_from(["07", "--help"]).expect_err("--help stops the program");
+        assert_eq!(help.exit_code(), 0);
+        assert!(help.to_string().starts_with("07 · Semaphore"), "{help}");
+        let bad = Args::try_parse_from(["07", "--permits", "4"]).expect_err("no such flag");
+        assert_eq!(bad.exit_code(), 2);
     }
 
     #[tokio::test(start_paused = true)]

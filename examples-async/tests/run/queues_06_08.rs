@@ -66,6 +66,8 @@ fn producer_consumer_08_consumes_every_url_once_and_stops_after_the_producers() 
             "per consumer: consumer-1 ",
             "(all after the producers)",
             "shared by 3 consumers)",
+            // Measured from when each consumer worked: the three really shared the work.
+            "; at most 3 busy at once",
         ]);
     // Shutdown by dropped senders: every consumer says it saw the queue closed.
     for id in 1..=3 {
@@ -88,4 +90,25 @@ fn producer_consumer_08_rejects_a_bad_seed_with_status_2() {
     run.assert_code(2)
         .assert_no_panic()
         .assert_stderr_contains(&["invalid value 'abc' for '--seed <SEED>'"]);
+}
+
+#[test]
+fn queues_06_to_08_say_what_they_show_and_reject_a_bad_flag() {
+    for (bin, number) in [
+        (env!("CARGO_BIN_EXE_06_data_sharing_queue"), "06 · "),
+        (env!("CARGO_BIN_EXE_07_semaphore"), "07 · "),
+        (env!("CARGO_BIN_EXE_08_producer_consumer"), "08 · "),
+    ] {
+        // `--help` prints what the example demonstrates (and does not run the demo).
+        let help = run_example(bin, &["--help"]);
+        help.assert_success().assert_no_panic();
+        assert!(help.stdout.starts_with(number), "{bin}: {}", help.stdout);
+        assert!(!help.stdout.contains("Summary"), "{bin} ran the demo");
+        // An unknown flag: status 2, and one line of error before clap's usage hint.
+        let bad = run_example(bin, &["--bogus"]);
+        bad.assert_code(2)
+            .assert_no_panic()
+            .assert_stderr_contains(&["unexpected argument '--bogus'"]);
+        assert!(bad.stdout.is_empty(), "{bin} ran the demo: {}", bad.stdout);
+    }
 }

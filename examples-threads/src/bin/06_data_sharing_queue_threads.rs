@@ -28,23 +28,25 @@
 //! `src/js/asynchrony/06_data_sharing_queue.js`, the mutex + condvar queue of
 //! `src/cpp/asynchrony/async_producer_consumer.cpp`.
 //!
-//! Run: `cargo run -p examples-threads --bin 06_data_sharing_queue_threads` (no flags, about 2 s).
+//! Run: `cargo run -p examples-threads --bin 06_data_sharing_queue_threads` (no flags but `--help`, about 2 s).
 //!
 //! The output will look similar to this (times vary by a few milliseconds):
 //!
 //! ```text
-//!   0.000s  INFO [main] --- bounded (capacity 3): the producer waits when the queue is full ---
-//!   0.030s  INFO [producer] producer: item 0 queued
-//!   0.030s  INFO [consumer] consumer: took item 0 (queue length 0 when it asked)
+//!   0.001s  INFO [main] --- bounded (capacity 3): the producer waits when the queue is full ---
+//!   0.034s  INFO [producer] producer: item 0 queued
+//!   0.034s  INFO [consumer] consumer: took item 0 (queue length 0 when it asked)
 //!   ...
-//!   0.181s  INFO [producer] producer: queue full (3 items), waiting for room for item 5
-//!   0.231s  INFO [consumer] consumer: took item 2 (queue length 3 when it asked)
-//!   0.231s  INFO [producer] producer: item 5 queued after waiting 50 ms
+//!   0.185s  INFO [producer] producer: queue full (3 items), waiting for room for item 5
+//!   0.235s  INFO [consumer] consumer: took item 2 (queue length 3 when it asked)
+//!   0.235s  INFO [producer] producer: item 5 queued after waiting 49 ms
 //!   ...
 //! Summary
 //!   bounded (capacity 3): 10/10 items received, in order; largest queue 3 (capacity 3)
-//!   bounded (capacity 3): producer waited 5 times (331 ms); done at 632 ms (ideal 630 ms)
-//!   ...
+//!   bounded (capacity 3): producer waited 5 times (332 ms); done at 638 ms (ideal 630 ms)
+//!   unbounded: 10/10 items received, in order; largest queue 7 (no limit)
+//!   unbounded: producer waited 0 times (0.00 ms); done at 306 ms (ideal 300 ms)
+//!   consumer done: bounded (capacity 3) 1039 ms | unbounded 1057 ms (ideal 1030 ms each: the consumer sets the pace)
 //! ```
 
 use std::fmt;
@@ -54,6 +56,7 @@ use std::sync::mpsc::TrySendError;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use clap::Parser;
 use common::{fmt_duration, init_logging};
 use tracing::info;
 
@@ -66,7 +69,156 @@ const PRODUCE_EVERY: Duration = Duration::from_millis(30);
 /// ...and the consumer needs this long for each: the producer is faster.
 const CONSUME_TAKES: Duration = Duration::from_millis(100);
 
-/// Which queue connects producer and consumer.
+/// The producer sends `0..ITEMS`, one every [`PRODUCE_EVERY`], into a **bounded** `sync_channel`,
+/// and counts each item in `sent` once it is in the queue.
+///
+/// `send` blocks this thread while the queue is full: that is the backpressure. `try_send` comes
+/// first only so that the wait can be seen in the log; a plain `tx.send(item)` blocks exactly the
+/// same way, silently. (std's `SyncSender` cannot tell its capacity, so it is passed in for the log.)
+///
+/// Taking `tx` by value matters: when this function returns, `tx` is dropped, the channel has no
+/// sender left, and the consumer's `recv()` fails after the last item. No sentinel needed.
+fn produce_bounded(
+    tx: mpsc::SyncSender<u32>,
+    capacity: usize,
+    sent: &AtomicUsize,
+    start: Instant,
+) -> anyhow::Result<Produced> {
+    let mut produced = Produced::default();
+    for item in 0..ITEMS {
+        thread::sleep(PRODUCE_EVERY); // making the item
+        match tx.try_send(item) {
+            Ok(()) => produced.queued(item, None, sent),
+            Err(TrySendError::Full(item)) => {
+                info!("producer: queue full ({capacity} items), waiting for room for item {item}");
+                let waiting = Instant::now();
+                // Backpressure: this thread sleeps until the consumer takes an item.
+                tx.send(item).map_err(|_| hung_up())?;
+                produced.queued(item, Some(waiting.elapsed()), sent);
+            }
+            Err(TrySendError::Disconnected(_)) => return Err(hung_up()),
+        }
+    }
+    Ok(produced.done(start))
+}
+
+/// The same producer over an **unbounded** `channel()`: `send` never blocks. The item is appended
+/// to a list that grows for as long as the producer is faster.
+fn produce_unbounded(
+    tx: mpsc::Sender<u32>,
+    sent: &AtomicUsize,
+    start: Instant,
+) -> anyhow::Result<Produced> {
+    let mut produced = Produced::default();
+    for item in 0..ITEMS {
+        thread::sleep(PRODUCE_EVERY); // making the item
+        tx.send(item).map_err(|_| hung_up())?;
+        produced.queued(item, None, sent);
+    }
+    Ok(produced.done(start))
+}
+
+/// Takes items until the queue is closed and empty. One function for both runs: std has one
+/// `Receiver` type for both channels (only the senders differ).
+fn consume(rx: mpsc::Receiver<u32>, sent: &AtomicUsize, start: Instant) -> Consumed {
+    let mut consumed = Consumed::default();
+    loop {
+        // The queue is longest just before the consumer comes back for the next item. Counted, not
+        // read (std has no `len()`): sent so far minus taken so far. `saturating_sub` because the
+        // producer may not have counted an item the consumer already holds.
+        let len = sent
+            .load(Ordering::SeqCst)
+            .saturating_sub(consumed.received.len());
+        let Ok(item) = rx.recv() else { break };
+        consumed.process(item, len);
+    }
+    consumed.done(start)
+}
+
+/// One producer and one consumer over a bounded `sync_channel(capacity)`, each on its own named
+/// thread. Scoped threads, so both can borrow the `sent` counter: no `Arc`.
+fn run_bounded(capacity: usize) -> anyhow::Result<QueueRun> {
+    let start = Instant::now();
+    let (tx, rx) = mpsc::sync_channel(capacity);
+    let sent = AtomicUsize::new(0);
+    thread::scope(|s| {
+        let producer = thread::Builder::new()
+            .name("producer".into())
+            .spawn_scoped(s, || produce_bounded(tx, capacity, &sent, start))?;
+        let consumer = thread::Builder::new()
+            .name("consumer".into())
+            .spawn_scoped(s, || consume(rx, &sent, start))?;
+        let produced = producer.join().map_err(|_| panicked("producer"))??;
+        let consumed = consumer.join().map_err(|_| panicked("consumer"))?;
+        Ok(QueueRun::new(
+            QueueKind::Bounded(capacity),
+            produced,
+            consumed,
+        ))
+    })
+}
+
+/// The same over an unbounded `channel()`.
+fn run_unbounded() -> anyhow::Result<QueueRun> {
+    let start = Instant::now();
+    let (tx, rx) = mpsc::channel();
+    let sent = AtomicUsize::new(0);
+    thread::scope(|s| {
+        let producer = thread::Builder::new()
+            .name("producer".into())
+            .spawn_scoped(s, || produce_unbounded(tx, &sent, start))?;
+        let consumer = thread::Builder::new()
+            .name("consumer".into())
+            .spawn_scoped(s, || consume(rx, &sent, start))?;
+        let produced = producer.join().map_err(|_| panicked("producer"))??;
+        let consumed = consumer.join().map_err(|_| panicked("consumer"))?;
+        Ok(QueueRun::new(QueueKind::Unbounded, produced, consumed))
+    })
+}
+
+/// `--help` text: what the example demonstrates. No flags: the rates are fixed so the figures can
+/// be compared with their ideal.
+#[derive(Parser, Debug)]
+#[command(
+    about = "06 · Sharing data through a queue with threads: a fast producer and a slow consumer over \
+             sync_channel(3) (backpressure: send blocks when it is full) and channel() (the backlog \
+             grows); closed by dropping the sender",
+    long_about = None
+)]
+struct Args {}
+
+fn main() -> anyhow::Result<()> {
+    Args::parse();
+    init_logging();
+
+    info!("--- bounded (capacity {CAPACITY}): the producer waits when the queue is full ---");
+    let bounded = run_bounded(CAPACITY)?;
+    info!("--- unbounded: the producer never waits, the backlog grows ---");
+    let unbounded = run_unbounded()?;
+
+    println!();
+    println!("Summary");
+    for r in [&bounded, &unbounded] {
+        for line in summary_lines(r) {
+            println!("  {line}");
+        }
+    }
+    println!(
+        "  consumer done: {} {} | {} {} (ideal {} each: the consumer sets the pace)",
+        bounded.kind,
+        fmt_duration(bounded.consumer_done),
+        unbounded.kind,
+        fmt_duration(unbounded.consumer_done),
+        fmt_duration(ideal_consumer_done())
+    );
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Support: what the producer and the consumer record, the ideals, the summary. No lesson below.
+// ---------------------------------------------------------------------------------------------
+
+/// Which queue a run used: for the labels and the ideals.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum QueueKind {
     Bounded(usize),
@@ -79,6 +231,71 @@ impl fmt::Display for QueueKind {
             QueueKind::Bounded(capacity) => write!(f, "bounded (capacity {capacity})"),
             QueueKind::Unbounded => write!(f, "unbounded"),
         }
+    }
+}
+
+fn hung_up() -> anyhow::Error {
+    anyhow::anyhow!("the consumer hung up")
+}
+
+fn panicked(who: &str) -> anyhow::Error {
+    anyhow::anyhow!("the {who} panicked")
+}
+
+/// What the producer saw: how many sends found the queue full, how long they waited, when it was done.
+#[derive(Debug, Default)]
+struct Produced {
+    waits: u32,
+    waited: Duration,
+    done_at: Duration,
+}
+
+impl Produced {
+    /// Counts `item` in `sent` and logs that it is in the queue, after waiting `wait` for room
+    /// (`None`: no wait).
+    fn queued(&mut self, item: u32, wait: Option<Duration>, sent: &AtomicUsize) {
+        sent.fetch_add(1, Ordering::SeqCst);
+        match wait {
+            None => info!("producer: item {item} queued"),
+            Some(wait) => {
+                info!(
+                    "producer: item {item} queued after waiting {}",
+                    fmt_duration(wait)
+                );
+                self.waits += 1;
+                self.waited += wait;
+            }
+        }
+    }
+
+    fn done(mut self, start: Instant) -> Self {
+        info!("producer: done, dropping the sender closes the queue");
+        self.done_at = start.elapsed();
+        self
+    }
+}
+
+/// What the consumer saw: the items in the order received, the longest queue, when it was done.
+#[derive(Debug, Default)]
+struct Consumed {
+    received: Vec<u32>,
+    peak_len: usize,
+    done_at: Duration,
+}
+
+impl Consumed {
+    /// Processes `item`, taken when `len` items were waiting in the queue.
+    fn process(&mut self, item: u32, len: usize) {
+        self.peak_len = self.peak_len.max(len);
+        info!("consumer: took item {item} (queue length {len} when it asked)");
+        thread::sleep(CONSUME_TAKES); // processing it
+        self.received.push(item);
+    }
+
+    fn done(mut self, start: Instant) -> Self {
+        info!("consumer: queue closed and empty, stopping");
+        self.done_at = start.elapsed();
+        self
     }
 }
 
@@ -99,144 +316,23 @@ struct QueueRun {
     consumer_done: Duration,
 }
 
-/// The sending half of either kind of channel: `SyncSender` (bounded) blocks when the queue is full,
-/// `Sender` (unbounded) never does. The receiving half is the same type for both.
-enum QueueSender {
-    /// std's `SyncSender` cannot tell its capacity, so it travels with it (for the log).
-    Bounded(mpsc::SyncSender<u32>, usize),
-    Unbounded(mpsc::Sender<u32>),
-}
-
-impl QueueSender {
-    /// Puts `item` in the queue and returns how long it had to wait for room (`None`: no wait).
-    /// Fails only if the consumer is gone.
-    fn put(&self, item: u32) -> anyhow::Result<Option<Duration>> {
-        match self {
-            QueueSender::Bounded(tx, capacity) => {
-                // `try_send` first, only so that the wait can be seen in the log: a plain
-                // `tx.send(item)` blocks exactly the same way, silently.
-                match tx.try_send(item) {
-                    Ok(()) => Ok(None),
-                    Err(TrySendError::Full(item)) => {
-                        info!(
-                            "producer: queue full ({capacity} items), waiting for room for item {item}"
-                        );
-                        let waiting = Instant::now();
-                        // Backpressure: this thread sleeps until the consumer takes an item.
-                        tx.send(item)
-                            .map_err(|_| anyhow::anyhow!("the consumer hung up"))?;
-                        Ok(Some(waiting.elapsed()))
-                    }
-                    Err(TrySendError::Disconnected(_)) => anyhow::bail!("the consumer hung up"),
-                }
-            }
-            // Never blocks: the item is appended to a list that can grow until memory runs out.
-            QueueSender::Unbounded(tx) => {
-                tx.send(item)
-                    .map_err(|_| anyhow::anyhow!("the consumer hung up"))?;
-                Ok(None)
-            }
-        }
-    }
-}
-
-fn queue(kind: QueueKind) -> (QueueSender, mpsc::Receiver<u32>) {
-    match kind {
-        QueueKind::Bounded(capacity) => {
-            let (tx, rx) = mpsc::sync_channel(capacity);
-            (QueueSender::Bounded(tx, capacity), rx)
-        }
-        QueueKind::Unbounded => {
-            let (tx, rx) = mpsc::channel();
-            (QueueSender::Unbounded(tx), rx)
-        }
-    }
-}
-
-/// What the producer reports back: (waits, total waited, done at).
-type ProducerReport = (u32, Duration, Duration);
-
-/// Makes `ITEMS` items, one every [`PRODUCE_EVERY`], queues each and counts it in `sent`.
-///
-/// Taking `tx` by value matters: when this function returns, `tx` is dropped, the channel has no
-/// sender left, and the consumer's `recv()` fails after the last item. No sentinel needed.
-fn produce(tx: QueueSender, sent: &AtomicUsize, start: Instant) -> anyhow::Result<ProducerReport> {
-    let mut waits = 0;
-    let mut waited = Duration::ZERO;
-    for item in 0..ITEMS {
-        thread::sleep(PRODUCE_EVERY); // making the item
-        let wait = tx.put(item)?;
-        sent.fetch_add(1, Ordering::SeqCst);
-        match wait {
-            None => info!("producer: item {item} queued"),
-            Some(wait) => {
-                info!(
-                    "producer: item {item} queued after waiting {}",
-                    fmt_duration(wait)
-                );
-                waits += 1;
-                waited += wait;
-            }
-        }
-    }
-    info!("producer: done, dropping the sender closes the queue");
-    Ok((waits, waited, start.elapsed()))
-}
-
-/// Takes items until the queue is closed and empty; returns them in the order received, the largest
-/// queue length it saw, and when it finished.
-fn consume(
-    rx: mpsc::Receiver<u32>,
-    sent: &AtomicUsize,
-    start: Instant,
-) -> (Vec<u32>, usize, Duration) {
-    let mut received = Vec::new();
-    let mut peak_len = 0;
-    loop {
-        // The queue is longest just before the consumer comes back for the next item. Counted, not
-        // read (std has no `len()`): sent so far minus taken so far. `saturating_sub` because the
-        // producer may not have counted an item the consumer already holds.
-        let len = sent.load(Ordering::SeqCst).saturating_sub(received.len());
-        peak_len = peak_len.max(len);
-        let Ok(item) = rx.recv() else {
-            break;
-        };
-        info!("consumer: took item {item} (queue length {len} when it asked)");
-        thread::sleep(CONSUME_TAKES); // processing it
-        received.push(item);
-    }
-    info!("consumer: queue closed and empty, stopping");
-    (received, peak_len, start.elapsed())
-}
-
-/// One producer and one consumer over a queue of `kind`, each on its own named thread.
-fn run(kind: QueueKind) -> anyhow::Result<QueueRun> {
-    let start = Instant::now();
-    let (tx, rx) = queue(kind);
-    let sent = AtomicUsize::new(0);
-    thread::scope(|s| {
-        let producer = thread::Builder::new()
-            .name("producer".into())
-            .spawn_scoped(s, || produce(tx, &sent, start))?;
-        let consumer = thread::Builder::new()
-            .name("consumer".into())
-            .spawn_scoped(s, || consume(rx, &sent, start))?;
-        let (producer_waits, producer_waited, producer_done) = producer
-            .join()
-            .map_err(|_| anyhow::anyhow!("the producer panicked"))??;
-        let (received, peak_len, consumer_done) = consumer
-            .join()
-            .map_err(|_| anyhow::anyhow!("the consumer panicked"))?;
-        Ok(QueueRun {
+impl QueueRun {
+    fn new(kind: QueueKind, produced: Produced, consumed: Consumed) -> Self {
+        info!(
+            "{kind}: largest queue {}, consumer done at {}",
+            consumed.peak_len,
+            fmt_duration(consumed.done_at)
+        );
+        QueueRun {
             kind,
-            received,
-            peak_len,
-            producer_waits,
-            producer_waited,
-            producer_done,
-            consumer_done,
-        })
-    })
+            received: consumed.received,
+            peak_len: consumed.peak_len,
+            producer_waits: produced.waits,
+            producer_waited: produced.waited,
+            producer_done: produced.done_at,
+            consumer_done: consumed.done_at,
+        }
+    }
 }
 
 /// When the producer should be done: at its own pace with room to spare, or else when the consumer
@@ -287,49 +383,6 @@ fn summary_lines(r: &QueueRun) -> [String; 2] {
     ]
 }
 
-fn main() -> anyhow::Result<()> {
-    init_logging();
-
-    let mut runs = Vec::new();
-    for (kind, what) in [
-        (
-            QueueKind::Bounded(CAPACITY),
-            "the producer waits when the queue is full",
-        ),
-        (
-            QueueKind::Unbounded,
-            "the producer never waits, the backlog grows",
-        ),
-    ] {
-        info!("--- {kind}: {what} ---");
-        let r = run(kind)?;
-        info!(
-            "{kind}: largest queue {}, consumer done at {}",
-            r.peak_len,
-            fmt_duration(r.consumer_done)
-        );
-        runs.push(r);
-    }
-
-    println!();
-    println!("Summary");
-    for r in &runs {
-        for line in summary_lines(r) {
-            println!("  {line}");
-        }
-    }
-    let consumer_done: Vec<String> = runs
-        .iter()
-        .map(|r| format!("{} {}", r.kind, fmt_duration(r.consumer_done)))
-        .collect();
-    println!(
-        "  consumer done: {} (ideal {} each: the consumer sets the pace)",
-        consumer_done.join(" | "),
-        fmt_duration(ideal_consumer_done())
-    );
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     //! Real time, on a machine that may be busy. What the channel guarantees is asserted exactly
@@ -343,16 +396,18 @@ mod tests {
 
     #[test]
     fn every_item_arrives_once_and_in_order_through_both_queues() {
-        for kind in [QueueKind::Bounded(CAPACITY), QueueKind::Unbounded] {
-            let r = run(kind).expect("the run completes");
-            assert_eq!(r.received, (0..ITEMS).collect::<Vec<_>>(), "{kind}");
+        for r in [
+            run_bounded(CAPACITY).expect("the run completes"),
+            run_unbounded().expect("the run completes"),
+        ] {
+            assert_eq!(r.received, (0..ITEMS).collect::<Vec<_>>(), "{}", r.kind);
         }
     }
 
     #[test]
     fn a_bounded_queue_never_holds_more_than_its_capacity() {
         for capacity in [1, 3] {
-            let r = run(QueueKind::Bounded(capacity)).expect("completes");
+            let r = run_bounded(capacity).expect("completes");
             assert!(r.peak_len <= capacity, "capacity {capacity}: {r:?}");
             assert!(r.producer_waits > 0, "capacity {capacity}: no backpressure");
             // The last item cannot enter before the consumer has finished ITEMS-1-capacity items.
@@ -365,7 +420,7 @@ mod tests {
 
     #[test]
     fn an_unbounded_queue_lets_the_backlog_grow() {
-        let r = run(QueueKind::Unbounded).expect("completes");
+        let r = run_unbounded().expect("completes");
         assert_eq!(r.producer_waits, 0, "an unbounded send never waits");
         // 7 items wait at 330 ms when nothing is late; a loaded machine may shave one or two.
         assert!(r.peak_len > CAPACITY, "{r:?}");
@@ -381,9 +436,24 @@ mod tests {
 
     #[test]
     fn dropping_the_consumer_makes_the_producer_fail_not_hang() {
-        let (tx, rx) = queue(QueueKind::Bounded(1));
+        let (tx, rx) = mpsc::sync_channel(1);
         drop(rx);
-        let err = produce(tx, &AtomicUsize::new(0), Instant::now()).expect_err("nobody listens");
+        let err = produce_bounded(tx, 1, &AtomicUsize::new(0), Instant::now())
+            .expect_err("nobody listens");
         assert!(err.to_string().contains("hung up"), "{err}");
+        let (tx, rx) = mpsc::channel();
+        drop(rx);
+        let err = produce_unbounded(tx, &AtomicUsize::new(0), Instant::now())
+            .expect_err("nobody listens");
+        assert!(err.to_string().contains("hung up"), "{err}");
+    }
+
+    #[test]
+    fn help_names_the_example_and_a_bad_flag_is_an_error() {
+        let help = Args::try_parse_from(["06", "--help"]).expect_err("--help stops the program");
+        assert_eq!(help.exit_code(), 0);
+        assert!(help.to_string().starts_with("06 · Sharing data"), "{help}");
+        let bad = Args::try_parse_from(["06", "--capacity", "4"]).expect_err("no such flag");
+        assert_eq!(bad.exit_code(), 2);
     }
 }

@@ -27,22 +27,23 @@
 //! tasks); "Asynchrony vs Multithreading". Upstream: `src/cpp/asynchrony/async_semaphore.cpp` (mutex +
 //! condvar + int), `src/python/asynchrony/semaphore.py`, `src/js/asynchrony/07_semaphore.js`.
 //!
-//! Run: `cargo run -p examples-threads --bin 07_semaphore_threads` (no flags, about 1 s).
+//! Run: `cargo run -p examples-threads --bin 07_semaphore_threads` (no flags but `--help`, about 1 s).
 //!
 //! The output will look similar to this (which thread gets a freed permit varies):
 //!
 //! ```text
-//!   0.000s  INFO [task-0] task 0: in after waiting 0.01 ms; 1 inside, 2 permits free
-//!   0.000s  INFO [task-1] task 1: in after waiting 0.01 ms; 2 inside, 1 permits free
-//!   0.000s  INFO [task-3] task 3: no permit free, waiting
+//!   0.001s  INFO [task-0] task 0: in after waiting 0.01 ms; 1 inside, 2 permits free
+//!   0.001s  INFO [task-2] task 2: in after waiting 0.00 ms; 2 inside, 1 permits free
+//!   0.001s  INFO [task-3] task 3: in after waiting 0.00 ms; 3 inside, 0 permits free
+//!   0.001s  INFO [task-4] task 4: no permit free, waiting
 //!   ...
-//!   0.201s  INFO [task-1] task 1: out after 200 ms; 1 permits free
-//!   0.201s  INFO [task-7] task 7: in after waiting 201 ms; 3 inside, 0 permits free
+//!   0.102s  INFO [task-3] task 3: out after 100 ms; 1 permits free
+//!   0.102s  INFO [task-4] task 4: in after waiting 101 ms; 3 inside, 0 permits free
 //!   ...
 //! Summary
 //!   10/10 tasks used the resource; at most 3 inside at once (3 permits)
 //!   permits free at the end: 3 of 3 (none leaked)
-//!   total 953 ms (ideal 783 ms to 1050 ms, depending on who gets each freed permit; one at a time 2350 ms, all at once 400 ms)
+//!   total 852 ms (ideal 783 ms to 1050 ms, depending on who gets each freed permit; one at a time 2350 ms, all at once 400 ms)
 //! ```
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -50,7 +51,8 @@ use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{fmt_duration, init_logging};
+use clap::Parser;
+use common::{fmt_duration, init_logging, schedule};
 use tracing::info;
 
 /// How many threads may use the resource at once.
@@ -76,6 +78,10 @@ struct Semaphore {
 }
 
 /// A permit. It gives itself back when dropped (RAII), so it cannot be forgotten on any path.
+///
+/// `#[must_use]`: `semaphore.acquire();` alone would take a permit and give it back at the `;`,
+/// guarding nothing. The compiler warns about that statement (and CI's `-D warnings` rejects it).
+#[must_use = "the permit goes back when dropped: bind it (`let _permit = ...`) for as long as you use the resource"]
 struct Permit<'a> {
     semaphore: &'a Semaphore,
 }
@@ -223,19 +229,18 @@ fn run(work: &[Duration], permits: usize) -> anyhow::Result<SemaphoreRun> {
     })
 }
 
-/// The range the total must fall in whatever order the waiting threads get their permits: at least
-/// the work shared perfectly among the permits (and at least the longest job); at most the average
-/// plus `(1 - 1/permits)` of the longest job (Graham, 1966: no greedy order does worse).
-fn ideal_range(work: &[Duration], permits: usize) -> (Duration, Duration) {
-    let sum: Duration = work.iter().sum();
-    let longest = work.iter().max().copied().unwrap_or_default();
-    let share = sum / permits as u32;
-    let lower = share.max(longest);
-    let upper = share + longest - longest / permits as u32;
-    (lower, upper)
-}
+/// `--help` text: what the example demonstrates. No flags: the work is fixed so the figures can be
+/// compared with their ideal.
+#[derive(Parser, Debug)]
+#[command(
+    about = "07 · Semaphore with threads: 10 threads share 3 permits of a semaphore built from \
+             Mutex + Condvar with an RAII permit; never more than 3 inside at once",
+    long_about = None
+)]
+struct Args {}
 
 fn main() -> anyhow::Result<()> {
+    Args::parse();
     init_logging();
 
     info!(
@@ -244,7 +249,10 @@ fn main() -> anyhow::Result<()> {
     );
     let r = run(&WORK, PERMITS)?;
 
-    let (lower, upper) = ideal_range(&WORK, PERMITS);
+    // The range the total must fall in whatever order the waiting threads get their permits (this
+    // semaphore is not fair): at least the work shared perfectly among the permits; at most the
+    // average plus `(1 - 1/permits)` of the longest job (Graham, 1966: no greedy order does worse).
+    let (lower, upper) = schedule::any_order_bounds(&WORK, PERMITS);
     let one_at_a_time: Duration = WORK.iter().sum();
     let all_at_once = WORK.iter().max().copied().unwrap_or_default();
     println!();
@@ -325,7 +333,7 @@ mod tests {
     #[test]
     fn the_total_fits_the_schedule_whatever_the_order() {
         let r = within(Duration::from_secs(20), || run(&WORK, PERMITS)).expect("runs");
-        let (lower, upper) = ideal_range(&WORK, PERMITS);
+        let (lower, upper) = schedule::any_order_bounds(&WORK, PERMITS);
         assert_eq!((lower, upper), (ms(2350) / 3, ms(1050)));
         assert!(r.total >= lower, "{r:?}");
         // Far below one at a time (2350 ms): generous for a loaded machine.
@@ -364,6 +372,34 @@ mod tests {
             assert!(peak >= 1);
             assert_eq!(free_at_end, permits, "a permit leaked");
         }
+    }
+
+    /// `#[must_use]` acts at compile time (a warning on `semaphore.acquire();`, an error under CI's
+    /// `-D warnings`), so no test can run the mistake. This one keeps the attribute from being lost:
+    /// it reads this file and checks that the permit's type carries it.
+    #[test]
+    fn the_permit_is_must_use() {
+        let source = include_str!("07_semaphore_threads.rs");
+        let permit = source
+            .find("\nstruct Permit<'a>")
+            .expect("the permit type is declared here");
+        let attributes = &source[..permit];
+        let last_item = attributes.rfind("\n}\n").unwrap_or(0);
+        assert!(
+            attributes[last_item..]
+                .lines()
+                .any(|line| line.starts_with("#[must_use")),
+            "`Permit` lost its #[must_use]"
+        );
+    }
+
+    #[test]
+    fn help_names_the_example_and_a_bad_flag_is_an_error() {
+        let help = Args::try_parse_from(["07", "--help"]).expect_err("--help stops the program");
+        assert_eq!(help.exit_code(), 0);
+        assert!(help.to_string().starts_with("07 · Semaphore"), "{help}");
+        let bad = Args::try_parse_from(["07", "--permits", "4"]).expect_err("no such flag");
+        assert_eq!(bad.exit_code(), 2);
     }
 
     #[test]

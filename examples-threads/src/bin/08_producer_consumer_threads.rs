@@ -13,7 +13,8 @@
 //! - **Shutdown when all producers are done**, with no poison pill and no hard-coded count: each
 //!   producer owns a clone of the `Sender` and drops it when its thread returns; when the last one is
 //!   gone and the queue is empty, every consumer's `for page in rx.iter()` loop ends.
-//! - **Accounting**: produced = consumed, each URL exactly once, and how many each consumer did.
+//! - **Accounting**: produced = consumed, each URL exactly once, and how many each consumer did; the
+//!   most consumers busy at the same moment (3: they really shared the work).
 //!
 //! What differs from the async twin, and why:
 //! - The async twin shares tokio's single `Receiver` behind a `Mutex` held while waiting; here the
@@ -34,19 +35,19 @@
 //!
 //! ```text
 //!   0.000s  INFO [main] 2 producers, 3 consumers, a queue of 3; seed 2024
-//!   0.076s  INFO [producer-products] producer products: queued https://example.com/product-1
-//!   0.076s  INFO [consumer-1] consumer-1: downloading https://example.com/product-1
-//!   0.106s  INFO [consumer-2] consumer-2: downloading https://example.com/page-1
+//!   0.081s  INFO [producer-products] producer products: queued https://example.com/product-1
+//!   0.081s  INFO [consumer-1] consumer-1: downloading https://example.com/product-1
+//!   0.110s  INFO [consumer-2] consumer-2: downloading https://example.com/page-1
 //!   ...
-//!   0.492s  INFO [producer-pages] producer pages: done, dropping its sender
+//!   0.497s  INFO [producer-pages] producer pages: done, dropping its sender
 //!   ...
-//!   1.016s  INFO [consumer-3] consumer-3: queue closed and empty, stopping
+//!   1.024s  INFO [consumer-3] consumer-3: queue closed and empty, stopping
 //!
 //! Summary
 //!   produced 8 = consumed 8 (each URL exactly once)
-//!   per consumer: consumer-1 3, consumer-2 2, consumer-3 3
-//!   producers done at 492 ms; consumers stopped at 775 ms, 706 ms, 1016 ms (all after the producers)
-//!   total 1016 ms (at least 727 ms: the download and save time, 2181 ms, shared by 3 consumers)
+//!   per consumer: consumer-1 3, consumer-2 2, consumer-3 3; at most 3 busy at once
+//!   producers done at 496 ms; consumers stopped at 780 ms, 710 ms, 1023 ms (all after the producers)
+//!   total 1023 ms (at least 727 ms: the download and save time, 2181 ms, shared by 3 consumers)
 //! ```
 
 use std::thread;
@@ -59,10 +60,14 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use tracing::info;
 
-/// Two producer threads find URLs, three consumer threads download and save them, through a bounded
-/// queue of 3 (crossbeam-channel: many receivers). Shows backpressure, shutdown when every producer
-/// is done (no poison pill), and that every URL is consumed exactly once.
+/// `--help` text: what the example demonstrates.
 #[derive(Parser, Debug)]
+#[command(
+    about = "08 · Producer/consumer with threads: 2 producer threads feed 3 consumer threads through \
+             crossbeam-channel's bounded(3) (many receivers, no lock); backpressure, shutdown when \
+             every producer is done (no poison pill), every URL consumed exactly once",
+    long_about = None
+)]
 struct Args {
     /// Seed for the random delays: the same seed gives the same delays.
     #[arg(long, default_value_t = 2024)]
@@ -131,6 +136,8 @@ struct ProducerReport {
 #[derive(Debug)]
 struct ConsumerReport {
     consumed: Vec<String>,
+    /// When it worked on each URL: from taking it to having saved it.
+    busy: Vec<(Duration, Duration)>,
     stopped_at: Duration,
 }
 
@@ -178,18 +185,22 @@ fn save(page: &Page, html: &str) -> usize {
 /// Takes URLs until the queue is closed and empty.
 fn consume(id: usize, queue: Receiver<Page>, start: Instant) -> ConsumerReport {
     let mut consumed = Vec::new();
+    let mut busy = Vec::new();
     // `iter()` blocks for the next URL and ends when every sender is gone and the queue is empty.
     // Each URL goes to exactly one of the receivers.
     for page in queue.iter() {
+        let took_it = start.elapsed();
         info!("consumer-{id}: downloading {}", page.url);
         let html = download(&page);
         let bytes = save(&page, &html);
         info!("consumer-{id}: saved {} ({bytes} bytes)", page.url);
+        busy.push((took_it, start.elapsed()));
         consumed.push(page.url);
     }
     info!("consumer-{id}: queue closed and empty, stopping");
     ConsumerReport {
         consumed,
+        busy,
         stopped_at: start.elapsed(),
     }
 }
@@ -273,6 +284,26 @@ impl CrawlRun {
         all
     }
 
+    /// The most consumers that were working on a URL at the same moment: the proof that the work
+    /// was shared (with `n` consumers it can never exceed `n`).
+    fn most_busy_at_once(&self) -> usize {
+        // Sweep the starts and ends in time order; at equal times, ends first (one consumer handing
+        // over to another is not two at once).
+        let mut events: Vec<(Duration, i32)> = self
+            .consumers
+            .iter()
+            .flat_map(|c| c.busy.iter())
+            .flat_map(|&(from, to)| [(from, 1), (to, -1)])
+            .collect();
+        events.sort();
+        let (mut now, mut most) = (0i32, 0i32);
+        for (_, step) in events {
+            now += step;
+            most = most.max(now);
+        }
+        usize::try_from(most).expect("never negative")
+    }
+
     /// True when the consumed URLs are exactly the produced ones: none lost, none twice.
     fn each_exactly_once(&self) -> bool {
         let mut produced = self.produced.clone();
@@ -333,7 +364,11 @@ fn main() -> anyhow::Result<()> {
             "NOT each URL exactly once"
         }
     );
-    println!("  per consumer: {}", per_consumer.join(", "));
+    println!(
+        "  per consumer: {}; at most {} busy at once",
+        per_consumer.join(", "),
+        r.most_busy_at_once()
+    );
     println!(
         "  producers done at {}; consumers stopped at {} ({})",
         fmt_duration(r.producers_done),
@@ -431,12 +466,27 @@ mod tests {
         let r = run_within(2024, DELAYS);
         let (work, least) = lower_bound(2024, DELAYS);
         assert!(r.total >= least, "{r:?}");
+        // Three consumers were working at the same moment: two never could be. (Each works
+        // 140-420 ms on a URL, so a late thread start on a busy machine cannot hide the overlap.)
+        assert_eq!(r.most_busy_at_once(), 3, "{r:?}");
         assert!(r.total < work, "{:?} vs {work:?}", r.total);
         assert!(r.each_exactly_once());
     }
 
     #[test]
-    fn bad_flags_are_errors_not_panics() {
+    fn help_names_the_example_and_bad_flags_are_errors_not_panics() {
+        let help = Args::try_parse_from(["08", "--help"]).expect_err("--help stops the program");
+        assert_eq!(help.exit_code(), 0);
+        assert!(
+            help.to_string().starts_with("08 · Producer/consumer"),
+            "{help}"
+        );
+        assert_eq!(
+            Args::try_parse_from(["08", "--bogus"])
+                .expect_err("no such flag")
+                .exit_code(),
+            2
+        );
         assert!(Args::try_parse_from(["08", "--seed", "abc"]).is_err());
         assert_eq!(
             Args::try_parse_from(["08", "--seed", "5"])

@@ -1,6 +1,6 @@
 //! # 09 · Fetch in parallel, with threads: six URLs, one after another, one thread each, a pool of three
 //!
-//! The same six URLs as `examples-async/src/bin/09_fetch_parallel.rs`, on the same local HTTP server
+//! The same six URLs as `examples-async/src/bin/09_fetch_parallel/main.rs`, on the same local HTTP server
 //! (`common::http_server`): a fast one, a slow one (350 ms), a `500` (after 100 ms), one that would
 //! answer after 5 s but is given up at the 600 ms per-request timeout, and two more. The client is
 //! `ureq`, a blocking one: a call returns when the response is there, holding its thread meanwhile.
@@ -30,6 +30,9 @@
 //! Upstream: `src/cpp/asynchrony/parallel_fetch.cpp` (libcurl, one `std::async` per URL),
 //! `src/python/asynchrony/fetch_parallel.py` (its blocking `fetch_sync`).
 //!
+//! This file is the lesson: `main`, the three runs and `fetch`. How a request ended, the counts and
+//! the summary with its ideal live in `report.rs` beside it.
+//!
 //! Run: `cargo run -p examples-threads --bin 09_fetch_parallel_threads` (about 2.5 s). Flags, as in the
 //! async twin:
 //! - `--concurrency N` (default 3): threads in the pool;
@@ -40,38 +43,39 @@
 //! a 2 ms request may be done before the last thread starts, so "at most 6 in flight" can read 5):
 //!
 //! ```text
-//!   0.003s  INFO [main] --- sequential: one request at a time ---
-//!   0.005s  INFO [main] #1 http://127.0.0.1:40771/bytes/2048 -> 200 OK, 2048 bytes in 1.95 ms
+//!   0.001s  INFO [main] --- sequential: one request at a time ---
+//!   0.006s  INFO [main] #1 http://127.0.0.1:40335/bytes/2048 -> 200 OK, 2048 bytes in 4.90 ms
 //!   ...
-//!   1.313s  INFO [main] --- one thread per URL (thread::scope) ---
-//!   1.315s  INFO [fetch-1] #1 http://127.0.0.1:40771/bytes/2048 -> 200 OK, 2048 bytes in 1.51 ms
-//!   1.415s  INFO [fetch-3] #3 http://127.0.0.1:40771/status/500?delay_ms=100 -> 500 Internal Server Error, 0 bytes (failed) in 101 ms
+//!   1.351s  INFO [main] --- one thread per URL (thread::scope) ---
+//!   1.355s  INFO [fetch-1] #1 http://127.0.0.1:40335/bytes/2048 -> 200 OK, 2048 bytes in 3.82 ms
+//!   1.455s  INFO [fetch-3] #3 http://127.0.0.1:40335/status/500?delay_ms=100 -> 500 Internal Server Error, 0 bytes (failed) in 104 ms
 //!   ...
-//!   1.916s  INFO [main] --- a pool of 3 threads ---
-//!   1.918s  INFO [pool-1] #1 http://127.0.0.1:40771/bytes/2048 -> 200 OK, 2048 bytes in 1.43 ms
+//!   1.985s  INFO [main] --- a pool of 3 threads ---
+//!   1.986s  INFO [pool-1] #1 http://127.0.0.1:40335/bytes/2048 -> 200 OK, 2048 bytes in 1.11 ms
 //!   ...
 //! Summary
 //!   sequential: 6 requests, 4 ok, 2 failed (at most 1 in flight)
-//!   thread per URL: 6 requests, 4 ok, 2 failed (at most 6 in flight)
+//!   thread per URL: 6 requests, 4 ok, 2 failed (at most 5 in flight)
 //!   pool of 3: 6 requests, 4 ok, 2 failed (at most 3 in flight, limit 3)
-//!   failed (every run): #3 http://127.0.0.1:40771/status/500?delay_ms=100 -> 500 Internal Server Error, 0 bytes
-//!   failed (every run): #4 http://127.0.0.1:40771/delay/5000 -> timed out after 600 ms
+//!   failed (every run): #3 http://127.0.0.1:40335/status/500?delay_ms=100 -> 500 Internal Server Error, 0 bytes
+//!   failed (every run): #4 http://127.0.0.1:40335/delay/5000 -> timed out after 600 ms
 //!   ideal: sequential 1300 ms (the sum), thread per URL 600 ms (all at once), pool 600 ms (3 at a time)
-//!   sequential 1305 ms | thread per URL 602 ms | 2.17x, ideal 2.17x
-//!   sequential 1305 ms | pool of 3 603 ms | 2.17x, ideal 2.17x
+//!   sequential 1350 ms | thread per URL 634 ms | 2.13x, ideal 2.17x
+//!   sequential 1350 ms | pool of 3 608 ms | 2.22x, ideal 2.17x
 //! ```
 
-use std::fmt;
+mod report;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 use std::time::Duration;
 
 use clap::Parser;
 use common::http_server::TestServer;
-use common::{Comparison, fmt_duration, init_logging, time};
+use common::{fmt_duration, init_logging, time};
+use report::{Fetched, InFlight, Outcome, Report, describe, summary_lines};
 use tracing::info;
 use ureq::Agent;
-use ureq::http::StatusCode;
 
 /// The local scenario: path on the test server, and how long the server waits before answering.
 /// The same list as the async twin.
@@ -89,7 +93,8 @@ const LOCAL_URLS: [(&str, Duration); 6] = [
 #[command(
     about = "09 · Fetch in parallel with threads: the same URLs fetched one after another, with one \
              scoped thread each, and with a pool of n threads, using a blocking client with a \
-             per-request timeout; failures counted as failures"
+             per-request timeout; failures counted as failures",
+    long_about = None
 )]
 struct Args {
     /// Fetch this URL instead of the local server's list (repeat for several; http and https).
@@ -105,172 +110,56 @@ struct Args {
     timeout_ms: u64,
 }
 
-/// How one request ended.
-#[derive(Debug, Clone, PartialEq)]
-enum Outcome {
-    /// A 2xx response whose body arrived completely.
-    Ok { status: StatusCode, bytes: usize },
-    /// A response, but not a 2xx one (JS: `!response.ok`): a failure, although bytes arrived.
-    HttpError { status: StatusCode, bytes: usize },
-    /// No complete response within the per-request timeout; the client gave up.
-    TimedOut(Duration),
-    /// No response at all: a bad URL, a refused connection, DNS, TLS...
-    Failed(String),
-}
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    init_logging();
+    let timeout = Duration::from_millis(args.timeout_ms);
+    let limit = usize::from(args.concurrency);
 
-impl Outcome {
-    fn is_ok(&self) -> bool {
-        matches!(self, Outcome::Ok { .. })
-    }
-}
-
-impl fmt::Display for Outcome {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Outcome::Ok { status, bytes } => write!(f, "{status}, {bytes} bytes"),
-            Outcome::HttpError { status, bytes } => write!(f, "{status}, {bytes} bytes"),
-            Outcome::TimedOut(after) => write!(f, "timed out after {}", fmt_duration(*after)),
-            Outcome::Failed(why) => write!(f, "{why}"),
-        }
-    }
-}
-
-/// One request: which URL (its place in the list, from 1), how it ended, how long it took.
-#[derive(Debug, Clone)]
-struct Fetched {
-    number: usize,
-    url: String,
-    outcome: Outcome,
-    took: Duration,
-}
-
-/// One run over the whole list.
-#[derive(Debug)]
-struct Report {
-    /// In list order, whatever order the requests finished in.
-    fetched: Vec<Fetched>,
-    took: Duration,
-    /// The most requests that were in flight at the same moment.
-    max_in_flight: usize,
-}
-
-impl Report {
-    fn ok(&self) -> usize {
-        self.fetched.iter().filter(|f| f.outcome.is_ok()).count()
-    }
-
-    fn failed(&self) -> Vec<&Fetched> {
-        self.fetched.iter().filter(|f| !f.outcome.is_ok()).collect()
-    }
-}
-
-/// Counts requests in flight and remembers the most at once: the proof that the limit holds.
-/// Atomics, because here the counting really happens on several threads at once.
-#[derive(Debug, Default)]
-struct InFlight {
-    now: AtomicUsize,
-    max: AtomicUsize,
-}
-
-/// Leaving a request (however it ends, timeouts included) lowers the count: RAII, no path forgets it.
-struct InFlightGuard<'a>(&'a InFlight);
-
-impl InFlight {
-    fn enter(&self) -> InFlightGuard<'_> {
-        let now = self.now.fetch_add(1, Ordering::SeqCst) + 1;
-        self.max.fetch_max(now, Ordering::SeqCst);
-        InFlightGuard(self)
-    }
-
-    fn max(&self) -> usize {
-        self.max.load(Ordering::SeqCst)
-    }
-}
-
-impl Drop for InFlightGuard<'_> {
-    fn drop(&mut self) {
-        self.0.now.fetch_sub(1, Ordering::SeqCst);
-    }
-}
-
-/// The HTTP client: one for the whole program, shared by reference by every thread (an `Agent` is
-/// `Sync`), so connections are pooled and reused.
-///
-/// `local` turns off proxies from the environment (`HTTP_PROXY`...): a proxy cannot reach our
-/// `127.0.0.1`. Real URLs (`--url`) go through the user's proxy, if any, like any other program.
-fn client(local: bool) -> Agent {
-    let config = Agent::config_builder()
-        // Some sites (api.github.com, upstream's example) refuse requests without a User-Agent.
-        .user_agent(concat!(
-            "rust-asynchrony-09-threads/",
-            env!("CARGO_PKG_VERSION")
-        ))
-        // A 500 is a response to count, not an `Err` to unwrap: we look at the status ourselves.
-        .http_status_as_error(false);
-    let config = if local { config.proxy(None) } else { config };
-    config.build().into()
-}
-
-/// GETs `url` and reads the whole body, giving up after `timeout`. Never panics, never returns an
-/// error: every way a request can end is an [`Outcome`], so the caller can count them.
-fn fetch(
-    client: &Agent,
-    number: usize,
-    url: &str,
-    timeout: Duration,
-    in_flight: &InFlight,
-) -> Fetched {
-    let _in_flight = in_flight.enter();
-    // The timeout is the client's own deadline on connect, send and every read: the only way to stop
-    // a blocking call, since no one can cancel this thread from outside.
-    let request = || {
-        // A URL that does not parse is reported here, by `call`, as an error: not a panic.
-        let mut response = client
-            .get(url)
-            .config()
-            .timeout_global(Some(timeout))
-            .build()
-            .call()?;
-        let status = response.status();
-        // No size limit (ureq's default is 10 MB): we only count the bytes.
-        let body = response
-            .body_mut()
-            .with_config()
-            .limit(u64::MAX)
-            .read_to_vec()?;
-        Ok::<_, ureq::Error>((status, body.len()))
+    // The server lives until the end of `main`; dropping it stops it (and cancels the 5 s request
+    // still sleeping there).
+    let mut server = None;
+    let urls: Vec<String> = if args.urls.is_empty() {
+        let local = server.insert(TestServer::start()?);
+        info!("local HTTP server on http://{}", local.addr());
+        LOCAL_URLS.iter().map(|(path, _)| local.url(path)).collect()
+    } else {
+        args.urls.clone()
     };
-    let (result, took) = time(request);
-    let outcome = match result {
-        Err(ureq::Error::Timeout(_)) => Outcome::TimedOut(timeout),
-        Err(error) => Outcome::Failed(describe(&error)),
-        Ok((status, bytes)) if status.is_success() => Outcome::Ok { status, bytes },
-        Ok((status, bytes)) => Outcome::HttpError { status, bytes },
-    };
-    let verdict = if outcome.is_ok() { "" } else { " (failed)" };
+    let client = client(server.is_some());
+
+    info!("--- sequential: one request at a time ---");
+    let sequential = fetch_sequentially(&client, &urls, timeout);
+    info!("sequential run done in {}", fmt_duration(sequential.took));
+
+    info!("--- one thread per URL (thread::scope) ---");
+    let thread_each = fetch_with_a_thread_each(&client, &urls, timeout)?;
     info!(
-        "#{number} {url} -> {outcome}{verdict} in {}",
-        fmt_duration(took)
+        "thread-per-URL run done in {}",
+        fmt_duration(thread_each.took)
     );
-    Fetched {
-        number,
-        url: url.to_string(),
-        outcome,
-        took,
-    }
-}
 
-/// A one-line reason: the kind of failure and its cause ("Connection refused (os error 111)").
-fn describe(error: &ureq::Error) -> String {
-    match error {
-        ureq::Error::Http(e) => format!("bad URL: {e}"),
-        ureq::Error::BadUri(e) => format!("bad URL: {e}"),
-        ureq::Error::Io(e) => format!("cannot connect: {e}"),
-        ureq::Error::HostNotFound | ureq::Error::ConnectionFailed => {
-            format!("cannot connect: {error}")
-        }
-        other => format!("request failed: {other}"),
+    info!("--- a pool of {limit} threads ---");
+    let pool = fetch_with_a_pool(&client, &urls, timeout, limit)?;
+    info!("pool run done in {}", fmt_duration(pool.took));
+
+    // The ideal: for the local list, what each URL was built to take (capped by the timeout); for real
+    // URLs, what each took in the sequential run.
+    let expected: Vec<Duration> = if server.is_some() {
+        LOCAL_URLS
+            .iter()
+            .map(|(_, delay)| (*delay).min(timeout))
+            .collect()
+    } else {
+        sequential.fetched.iter().map(|f| f.took).collect()
+    };
+
+    println!();
+    println!("Summary");
+    for line in summary_lines(&sequential, &thread_each, &pool, limit, &expected) {
+        println!("  {line}");
     }
+    Ok(())
 }
 
 /// One request after another on the calling thread: each call returns before the next is sent.
@@ -376,159 +265,71 @@ fn fetch_with_a_pool(
     })
 }
 
-/// How long requests of these durations take with at most `limit` at once, each started in list
-/// order as soon as a slot is free (what the pool does): the ideal a run should approach. With
-/// `limit` 1 it is the sum; with a thread per URL, the longest.
-fn ideal_with_limit(durations: &[Duration], limit: usize) -> Duration {
-    let mut slots = vec![Duration::ZERO; limit.clamp(1, durations.len().max(1))];
-    for duration in durations {
-        let free_first = slots.iter_mut().min().expect("at least one slot");
-        *free_first += *duration;
-    }
-    slots.into_iter().max().unwrap_or_default()
-}
-
-/// The summary block (without its "Summary" title): counts, the failures, the figures with their
-/// ideal. `expected` is how long each request should take (the local list's plan, or for real URLs
-/// what each took in the sequential run).
-fn summary_lines(
-    sequential: &Report,
-    thread_each: &Report,
-    pool: &Report,
-    limit: usize,
-    expected: &[Duration],
-) -> Vec<String> {
-    let mut lines = vec![
-        format!(
-            "sequential: {} requests, {} ok, {} failed (at most {} in flight)",
-            sequential.fetched.len(),
-            sequential.ok(),
-            sequential.failed().len(),
-            sequential.max_in_flight
-        ),
-        format!(
-            "thread per URL: {} requests, {} ok, {} failed (at most {} in flight)",
-            thread_each.fetched.len(),
-            thread_each.ok(),
-            thread_each.failed().len(),
-            thread_each.max_in_flight
-        ),
-        format!(
-            "pool of {limit}: {} requests, {} ok, {} failed (at most {} in flight, limit {limit})",
-            pool.fetched.len(),
-            pool.ok(),
-            pool.failed().len(),
-            pool.max_in_flight
-        ),
-    ];
-    // The same failures every way (the local list) are listed once; real URLs may differ per run.
-    let key = |r: &Report| -> Vec<(usize, Outcome)> {
-        r.failed()
-            .iter()
-            .map(|f| (f.number, f.outcome.clone()))
-            .collect()
+/// GETs `url` and reads the whole body, giving up after `timeout`. Never panics, never returns an
+/// error: every way a request can end is an [`Outcome`], so the caller can count them.
+fn fetch(
+    client: &Agent,
+    number: usize,
+    url: &str,
+    timeout: Duration,
+    in_flight: &InFlight,
+) -> Fetched {
+    let _in_flight = in_flight.enter();
+    // The timeout is the client's own deadline on connect, send and every read: the only way to stop
+    // a blocking call, since no one can cancel this thread from outside.
+    let request = || {
+        // A URL that does not parse is reported here, by `call`, as an error: not a panic.
+        let mut response = client
+            .get(url)
+            .config()
+            .timeout_global(Some(timeout))
+            .build()
+            .call()?;
+        let status = response.status();
+        // No size limit (ureq's default is 10 MB): we only count the bytes.
+        let body = response
+            .body_mut()
+            .with_config()
+            .limit(u64::MAX)
+            .read_to_vec()?;
+        Ok::<_, ureq::Error>((status, body.len()))
     };
-    let pool_label = format!("pool of {limit}");
-    let runs = if key(sequential) == key(thread_each) && key(sequential) == key(pool) {
-        vec![("every run", sequential)]
-    } else {
-        vec![
-            ("sequential", sequential),
-            ("thread per URL", thread_each),
-            (pool_label.as_str(), pool),
-        ]
+    let (result, took) = time(request);
+    let outcome = match result {
+        Err(ureq::Error::Timeout(_)) => Outcome::TimedOut(timeout),
+        Err(error) => Outcome::Failed(describe(&error)),
+        Ok((status, bytes)) if status.is_success() => Outcome::Ok { status, bytes },
+        Ok((status, bytes)) => Outcome::HttpError { status, bytes },
     };
-    for (run, report) in runs {
-        for f in report.failed() {
-            lines.push(format!(
-                "failed ({run}): #{} {} -> {}",
-                f.number, f.url, f.outcome
-            ));
-        }
-    }
-    if sequential.ok() + thread_each.ok() + pool.ok() == 0 {
-        // Upstream's JS prints "11.74x faster" when every request failed at once: a speedup of
-        // nothing is not a result.
-        lines.push("no request succeeded: no speedup to report".to_string());
-        return lines;
-    }
-    let sum: Duration = expected.iter().sum();
-    let longest = ideal_with_limit(expected, expected.len());
-    let best = ideal_with_limit(expected, limit);
-    lines.push(format!(
-        "ideal: sequential {} (the sum), thread per URL {} (all at once), pool {} ({limit} at a time)",
-        fmt_duration(sum),
-        fmt_duration(longest),
-        fmt_duration(best)
-    ));
-    for (label, report, ideal) in [
-        ("thread per URL", thread_each, longest),
-        (pool_label.as_str(), pool, best),
-    ] {
-        lines.push(
-            Comparison::new(
-                "sequential",
-                sequential.took,
-                label,
-                report.took,
-                common::timing::speedup(sum, ideal),
-            )
-            .to_string(),
-        );
-    }
-    lines
-}
-
-fn main() -> anyhow::Result<()> {
-    init_logging();
-    let args = Args::parse();
-    let timeout = Duration::from_millis(args.timeout_ms);
-    let limit = usize::from(args.concurrency);
-
-    // The server lives until the end of `main`; dropping it stops it (and cancels the 5 s request
-    // still sleeping there).
-    let mut server = None;
-    let urls: Vec<String> = if args.urls.is_empty() {
-        let local = server.insert(TestServer::start()?);
-        info!("local HTTP server on http://{}", local.addr());
-        LOCAL_URLS.iter().map(|(path, _)| local.url(path)).collect()
-    } else {
-        args.urls.clone()
-    };
-    let client = client(server.is_some());
-
-    info!("--- sequential: one request at a time ---");
-    let sequential = fetch_sequentially(&client, &urls, timeout);
-    info!("sequential run done in {}", fmt_duration(sequential.took));
-
-    info!("--- one thread per URL (thread::scope) ---");
-    let thread_each = fetch_with_a_thread_each(&client, &urls, timeout)?;
+    let verdict = if outcome.is_ok() { "" } else { " (failed)" };
     info!(
-        "thread-per-URL run done in {}",
-        fmt_duration(thread_each.took)
+        "#{number} {url} -> {outcome}{verdict} in {}",
+        fmt_duration(took)
     );
-
-    info!("--- a pool of {limit} threads ---");
-    let pool = fetch_with_a_pool(&client, &urls, timeout, limit)?;
-    info!("pool run done in {}", fmt_duration(pool.took));
-
-    // The ideal: for the local list, what each URL was built to take (capped by the timeout); for real
-    // URLs, what each took in the sequential run.
-    let expected: Vec<Duration> = if server.is_some() {
-        LOCAL_URLS
-            .iter()
-            .map(|(_, delay)| (*delay).min(timeout))
-            .collect()
-    } else {
-        sequential.fetched.iter().map(|f| f.took).collect()
-    };
-
-    println!();
-    println!("Summary");
-    for line in summary_lines(&sequential, &thread_each, &pool, limit, &expected) {
-        println!("  {line}");
+    Fetched {
+        number,
+        url: url.to_string(),
+        outcome,
+        took,
     }
-    Ok(())
+}
+
+/// The HTTP client: one for the whole program, shared by reference by every thread (an `Agent` is
+/// `Sync`), so connections are pooled and reused.
+///
+/// `local` turns off proxies from the environment (`HTTP_PROXY`...): a proxy cannot reach our
+/// `127.0.0.1`. Real URLs (`--url`) go through the user's proxy, if any, like any other program.
+fn client(local: bool) -> Agent {
+    let config = Agent::config_builder()
+        // Some sites (api.github.com, upstream's example) refuse requests without a User-Agent.
+        .user_agent(concat!(
+            "rust-asynchrony-09-threads/",
+            env!("CARGO_PKG_VERSION")
+        ))
+        // A 500 is a response to count, not an `Err` to unwrap: we look at the status ourselves.
+        .http_status_as_error(false);
+    let config = if local { config.proxy(None) } else { config };
+    config.build().into()
 }
 
 #[cfg(test)]
@@ -537,6 +338,8 @@ mod tests {
     //! bounds: lower bounds from the server's delays and the timeout are exact, upper bounds generous
     //! (they hold on a loaded 2-core machine). The accounting of outcomes is exact.
     use super::*;
+    use common::schedule;
+    use ureq::http::StatusCode;
 
     const TIMEOUT: Duration = Duration::from_millis(600);
 
@@ -680,64 +483,27 @@ mod tests {
     }
 
     #[test]
-    fn the_ideal_is_the_makespan_of_list_order_scheduling() {
+    fn the_local_list_should_take_1300_ms_in_sequence_and_600_ms_three_at_a_time() {
+        // The ideal printed beside the runs: list scheduling of the planned delays (the 5 s request
+        // cut at its timeout), worked out in `common::schedule`.
         let planned: Vec<Duration> = LOCAL_URLS.iter().map(|(_, d)| (*d).min(TIMEOUT)).collect();
-        assert_eq!(ideal_with_limit(&planned, 1), ms(1300));
-        assert_eq!(ideal_with_limit(&planned, 3), ms(600));
-        // Two slots: 0 | 350 ; 100 -> slot 1 (100) ; 600 -> slot 1 (700) ; 250 -> slot 2 (600) ; 0.
-        assert_eq!(ideal_with_limit(&planned, 2), ms(700));
-        assert_eq!(ideal_with_limit(&planned, 100), ms(600));
-        assert_eq!(ideal_with_limit(&[], 3), Duration::ZERO);
+        assert_eq!(schedule::makespan_of_tasks(&planned, 1), ms(1300));
+        assert_eq!(schedule::makespan_of_tasks(&planned, 3), ms(600));
+        assert_eq!(
+            schedule::makespan_of_tasks(&planned, planned.len()),
+            ms(600)
+        );
     }
 
     #[test]
-    fn the_summary_counts_and_names_the_failures() {
-        let fetched = |number, outcome| Fetched {
-            number,
-            url: format!("http://x/{number}"),
-            outcome,
-            took: ms(10),
-        };
-        let report = Report {
-            fetched: vec![
-                fetched(
-                    1,
-                    Outcome::Ok {
-                        status: StatusCode::OK,
-                        bytes: 3,
-                    },
-                ),
-                fetched(2, Outcome::TimedOut(ms(600))),
-            ],
-            took: ms(20),
-            max_in_flight: 1,
-        };
-        let lines = summary_lines(&report, &report, &report, 2, &[ms(10), ms(10)]);
-        assert_eq!(
-            lines[0],
-            "sequential: 2 requests, 1 ok, 1 failed (at most 1 in flight)"
-        );
-        assert_eq!(
-            lines[3],
-            "failed (every run): #2 http://x/2 -> timed out after 600 ms"
-        );
-        assert_eq!(
-            lines.last().map(String::as_str),
-            Some("sequential 20 ms | pool of 2 20 ms | 1.00x, ideal 2.00x")
-        );
-        // Different failures per run (real URLs can do that): each run lists its own.
-        let all_ok = Report {
-            fetched: vec![report.fetched[0].clone()],
-            took: ms(10),
-            max_in_flight: 1,
-        };
-        let lines = summary_lines(&report, &all_ok, &all_ok, 2, &[ms(10)]);
+    fn help_names_the_example_and_a_zero_limit_is_an_error() {
+        let help = Args::try_parse_from(["09", "--help"]).expect_err("--help stops the program");
+        assert_eq!(help.exit_code(), 0);
         assert!(
-            lines
-                .iter()
-                .any(|l| l.starts_with("failed (sequential): #2")),
-            "{lines:?}"
+            help.to_string().starts_with("09 · Fetch in parallel"),
+            "{help}"
         );
-        assert!(!lines.iter().any(|l| l.contains("every run")), "{lines:?}");
+        let bad = Args::try_parse_from(["09", "--concurrency", "0"]).expect_err("out of range");
+        assert_eq!(bad.exit_code(), 2);
     }
 }
