@@ -66,6 +66,7 @@
 //! ```
 
 mod server;
+mod write_deadline;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -84,9 +85,11 @@ use server::{Config, Server};
 
 #[derive(Debug, Parser)]
 #[command(
-    about = "An async HTTP server on hyper: one task per connection, a connection limit, a header \
-             timeout, a head-size cap and a graceful shutdown. Without a subcommand: a self-contained \
-             demo showing N requests of D ms answered in about D, not N x D."
+    about = "13 · An async HTTP server on hyper: one task per connection, a connection limit, \
+             header and write timeouts, a head-size cap and a graceful shutdown. Without a \
+             subcommand: a self-contained demo showing N requests of D ms answered in about D, not \
+             N x D.",
+    long_about = None
 )]
 struct Cli {
     #[command(subcommand)]
@@ -122,7 +125,12 @@ struct ServerArgs {
     #[arg(long, default_value_t = 5_000, global = true,
           value_parser = clap::value_parser!(u64).range(1..=600_000))]
     header_timeout_ms: u64,
-    /// After Ctrl-C/SIGTERM: how long in-flight requests get to finish.
+    /// Drop a client that has not taken a response within this time (it does not read).
+    #[arg(long, default_value_t = 5_000, global = true,
+          value_parser = clap::value_parser!(u64).range(1..=600_000))]
+    write_timeout_ms: u64,
+    /// After Ctrl-C/SIGTERM: how long in-flight requests get to finish (a second signal exits
+    /// at once, status 130).
     #[arg(long, default_value_t = 5_000, global = true,
           value_parser = clap::value_parser!(u64).range(0..=600_000))]
     grace_period_ms: u64,
@@ -134,40 +142,53 @@ impl ServerArgs {
             delay: Duration::from_millis(self.delay_ms),
             max_connections: self.max_connections as usize,
             header_timeout: Duration::from_millis(self.header_timeout_ms),
+            write_timeout: Duration::from_millis(self.write_timeout_ms),
             grace_period: Duration::from_millis(self.grace_period_ms),
         }
     }
 }
 
-/// Completes at the first Ctrl-C (every platform) or SIGTERM (Unix: what `kill`, systemd and
-/// container runtimes send).
-async fn ctrl_c_or_sigterm() {
+/// The exit status after a second signal: 128 + SIGINT, what a shell reports for a process stopped
+/// by Ctrl-C.
+const EXIT_INTERRUPTED: i32 = 130;
+
+/// Ctrl-C (every platform) and SIGTERM (Unix: what `kill`, systemd and container runtimes send),
+/// as a stream of signals. The listeners are installed once, up front, so that a signal arriving
+/// while the first one is being handled is not lost.
+struct Signals {
     #[cfg(unix)]
-    let terminate = async {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut sigterm) => {
-                sigterm.recv().await;
-            }
-            Err(e) => {
-                warn!("cannot listen for SIGTERM ({e}); only Ctrl-C stops the server");
-                std::future::pending::<()>().await;
-            }
+    interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> std::io::Result<Self> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(Self {
+                interrupt: signal(SignalKind::interrupt())?,
+                terminate: signal(SignalKind::terminate())?,
+            })
         }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::pin!(terminate);
-    tokio::select! {
-        result = tokio::signal::ctrl_c() => {
-            if let Err(e) = result {
-                warn!("cannot listen for Ctrl-C ({e}); waiting for SIGTERM");
-                terminate.await;
-            }
-        }
-        () = &mut terminate => {}
+        #[cfg(not(unix))]
+        Ok(Self {})
     }
-    info!("shutdown signal received");
+
+    /// Completes at the next Ctrl-C or SIGTERM.
+    async fn next(&mut self) {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = self.interrupt.recv() => {}
+            _ = self.terminate.recv() => {}
+        }
+        #[cfg(not(unix))]
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            warn!("cannot listen for Ctrl-C ({e}); the server runs until killed");
+            std::future::pending::<()>().await;
+        }
+    }
 }
 
 /// The kernel's queue of connections not yet accepted. `TcpListener::bind` asks for 1024; when
@@ -199,8 +220,24 @@ async fn serve(args: &ServerArgs) -> anyhow::Result<()> {
         args.delay_ms,
         args.max_connections
     );
+    let mut signals = Signals::install().context("cannot listen for Ctrl-C/SIGTERM")?;
+    // The first signal starts the graceful shutdown; a second one, during the grace period, means
+    // "do not wait": it exits at once. Without it, nothing but the grace period (up to 600 s)
+    // could stop a server whose clients are slow.
+    let (first, first_signal) = oneshot::channel::<()>();
+    tokio::spawn(async move {
+        signals.next().await;
+        info!("shutdown signal received (a second one exits at once)");
+        let _ = first.send(());
+        signals.next().await;
+        warn!("second signal: exiting now, without waiting for in-flight requests");
+        std::process::exit(EXIT_INTERRUPTED);
+    });
     let stopped = Server::new(args.config())
-        .run(listener, ctrl_c_or_sigterm())
+        .run(listener, async {
+            // An error means the signal task ended: stop as well.
+            let _ = first_signal.await;
+        })
         .await;
     info!(
         "stopped: {} connection(s) open at the signal, {} dropped after the grace period",
@@ -448,6 +485,7 @@ mod tests {
             delay_ms,
             max_connections: 1000,
             header_timeout_ms: 5_000,
+            write_timeout_ms: 5_000,
             grace_period_ms: 5_000,
         }
     }

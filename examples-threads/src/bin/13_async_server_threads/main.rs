@@ -74,6 +74,7 @@
 mod server;
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
@@ -87,10 +88,11 @@ use server::{Config, Server};
 
 #[derive(Debug, Parser)]
 #[command(
-    about = "The async server's twin on OS threads: a fixed pool of --threads workers on blocking \
-             std::net, httparse for parsing, the same limits and graceful shutdown. Without a \
-             subcommand: a demo showing that with n threads and delay D at most n requests progress \
-             at once."
+    about = "13 · The async server's twin on OS threads: a fixed pool of --threads workers on \
+             blocking std::net, httparse for parsing, the same limits, timeouts and graceful \
+             shutdown. Without a subcommand: a demo showing that with n threads and delay D at \
+             most n requests progress at once.",
+    long_about = None
 )]
 struct Cli {
     #[command(subcommand)]
@@ -130,7 +132,12 @@ struct ServerArgs {
     #[arg(long, default_value_t = 5_000, global = true,
           value_parser = clap::value_parser!(u64).range(1..=600_000))]
     header_timeout_ms: u64,
-    /// After Ctrl-C/SIGTERM: how long in-flight requests get to finish.
+    /// Drop a client that has not taken a response within this time (it does not read).
+    #[arg(long, default_value_t = 5_000, global = true,
+          value_parser = clap::value_parser!(u64).range(1..=600_000))]
+    write_timeout_ms: u64,
+    /// After Ctrl-C/SIGTERM: how long in-flight requests get to finish (a second signal exits
+    /// at once, status 130).
     #[arg(long, default_value_t = 5_000, global = true,
           value_parser = clap::value_parser!(u64).range(0..=600_000))]
     grace_period_ms: u64,
@@ -143,20 +150,34 @@ impl ServerArgs {
             threads: self.threads as usize,
             max_connections: self.max_connections as usize,
             header_timeout: Duration::from_millis(self.header_timeout_ms),
+            write_timeout: Duration::from_millis(self.write_timeout_ms),
             grace_period: Duration::from_millis(self.grace_period_ms),
         }
     }
 }
 
+/// The exit status after a second signal: 128 + SIGINT, what a shell reports for a process stopped
+/// by Ctrl-C.
+const EXIT_INTERRUPTED: i32 = 130;
+
 /// `serve`: the real server, until a signal. The acceptor runs on a thread named `server`.
 fn serve(args: &ServerArgs) -> anyhow::Result<()> {
     let listener =
         TcpListener::bind(args.addr).with_context(|| format!("cannot listen on {}", args.addr))?;
-    // Ctrl-C (every platform) or SIGTERM becomes a message on the server's shutdown channel.
+    // Ctrl-C (every platform) or SIGTERM becomes a message on the server's shutdown channel. The
+    // handler runs on every signal: the first starts the graceful shutdown; a second one, during
+    // the grace period, means "do not wait" and exits at once. Without it, nothing but the grace
+    // period (up to 600 s) could stop a server whose clients are slow.
     let (stop, stop_signal) = mpsc::channel::<()>();
+    let signals = AtomicUsize::new(0);
     ctrlc::set_handler(move || {
-        info!("shutdown signal received");
-        let _ = stop.send(());
+        if signals.fetch_add(1, Ordering::SeqCst) == 0 {
+            info!("shutdown signal received (a second one exits at once)");
+            let _ = stop.send(());
+        } else {
+            warn!("second signal: exiting now, without waiting for in-flight requests");
+            std::process::exit(EXIT_INTERRUPTED);
+        }
     })
     .context("cannot install the Ctrl-C/SIGTERM handler")?;
     info!(
@@ -447,6 +468,7 @@ mod tests {
             delay_ms,
             max_connections: 1000,
             header_timeout_ms: 5_000,
+            write_timeout_ms: 5_000,
             grace_period_ms: 5_000,
         }
     }
