@@ -11,10 +11,19 @@
 //!   waits and new clients queue in the kernel; the server's memory stops growing.
 //! - **`--header-timeout-ms`**: a client that does not finish its request head in time is dropped
 //!   (a "slowloris" cannot hold a connection forever), and so is an idle keep-alive connection.
+//! - **`--write-timeout-ms`**: hyper's header timeout stops once a head is in. A client that
+//!   pipelines requests and never reads its answers would then hold its connection (and slot) for
+//!   ever, its task waiting on a flush. `write_deadline.rs` wraps the socket so that a response
+//!   not taken within the timeout fails the write: the connection is dropped, logged once.
+//! - **Half-closed clients are answered**: a client may send its request and `shutdown(SHUT_WR)`
+//!   (`nc -N` does). hyper's default takes that for an abort and answers nothing; this server
+//!   allows half-closes (the price: a client that leaves mid-request is noticed only when its
+//!   answer is written, so its handler runs to the end, as in the threads twin).
 //! - **A cap on the request head** (`server::MAX_HEAD_BYTES`, 16 KiB): past it, `431` and close.
 //! - **Graceful shutdown**: on Ctrl-C or SIGTERM it stops accepting, lets in-flight requests finish
-//!   within `--grace-period-ms`, then exits 0. The server function takes its shutdown signal as a
-//!   parameter, so the demo and the tests stop it at will.
+//!   within `--grace-period-ms`, then exits 0; a second Ctrl-C or SIGTERM exits at once with one
+//!   line and status 130. The server function takes its shutdown signal as a parameter, so the
+//!   demo and the tests stop it at will.
 //! - Method checks (405 with `Allow`), exact route matching, JSON errors, and client resets logged
 //!   at `debug` (a closed browser tab is not an error).
 //!
@@ -29,40 +38,54 @@
 //!   graceful shutdown with a `/slow` request in flight.
 //! - `cargo run -p examples-async --bin 13_async_server -- serve`: serve on `--addr`
 //!   (127.0.0.1:8080) until Ctrl-C, e.g. `curl -i localhost:8080/user/7`.
-//! - Flags (both modes): `--delay-ms 100`, `--max-connections 10000`, `--header-timeout-ms 5000`,
+//! - Flags (both modes): `--delay-ms 100` (0: no wait at all, not even a timer tick),
+//!   `--max-connections 10000`, `--header-timeout-ms 5000`, `--write-timeout-ms 5000`,
 //!   `--grace-period-ms 5000`; `--burst 64` for the demo. `scripts/load-test` runs it under `wrk`.
 //!
 //! The output will look similar to this (times vary; `tokio-rt-worker` lines come from the
-//! runtime's worker threads, one per core, and `main` is the demo's client). The 64 connections
-//! open at shutdown are reqwest's idle keep-alive connections: they are closed at once, while the
-//! one with a request in flight is let finish.
+//! runtime's worker threads, one per core, and `main` is the demo's client). The connections open
+//! at shutdown are reqwest's idle keep-alive connections, closed at once, and the one with a
+//! request in flight, which is let finish.
 //!
 //! ```text
-//!   0.001s  INFO [main] demo server listening on http://127.0.0.1:42307 (delay 100 ms)
-//!   0.001s  INFO [main] --- the routes, one request at a time ---
-//!   0.002s  INFO [tokio-rt-worker] GET / -> 200 OK
-//!   0.003s  INFO [main] GET / -> 200 OK in 1.18 ms: Hello from the async server. Routes: GET /, ...
-//!   0.105s  INFO [tokio-rt-worker] GET /user/7 -> 200 OK
+//!   0.009s  INFO [main] demo server listening on http://127.0.0.1:35043 (delay 100 ms)
+//!   0.010s  INFO [main] --- the routes, one request at a time ---
+//!   0.018s  INFO [tokio-rt-worker] GET / -> 200 OK
+//!   0.019s  INFO [main] GET / -> 200 OK in 8.14 ms: Hello from the async server. Routes: GET /, ...
+//!   0.142s  INFO [main] GET /user/7 -> 200 OK in 104 ms: {"id":7,"name":"User 7","email":"user7@...
 //!   ...
-//!   0.309s  INFO [main] --- a burst of 64 concurrent GET /user/{id} ---
-//!   0.420s  INFO [tokio-rt-worker] GET /user/12 -> 200 OK
+//!   0.349s  INFO [main] --- a burst of 64 concurrent GET /user/{id} ---
+//!   0.484s  INFO [tokio-rt-worker] GET /user/12 -> 200 OK
 //!   ...     (64 such lines within a millisecond or two)
-//!   0.421s  INFO [main] burst: 64 concurrent GET /user/{id} answered 200 in 111 ms
-//!   0.421s  INFO [main] --- graceful shutdown with GET /slow in flight ---
-//!   0.424s  INFO [main] shutdown signal sent while GET /slow is in flight
-//!   0.424s  INFO [tokio-rt-worker] shutdown: stopped accepting; 64 connection(s) open, 1 request(s) in flight, grace period 5000 ms
-//!   1.423s  INFO [tokio-rt-worker] GET /slow -> 200 OK
-//!   1.423s  INFO [tokio-rt-worker] shutdown: done in 999 ms
-//!   1.424s  INFO [main] GET /slow -> 200 OK after 1002 ms
-//!   1.424s  INFO [main] a new connection after shutdown is refused
+//!   0.485s  INFO [main] burst: 64 concurrent GET /user/{id} answered 200 in 133 ms
+//!   0.485s  INFO [main] --- graceful shutdown with GET /slow in flight ---
+//!   0.487s  INFO [main] shutdown signal sent while GET /slow is in flight
+//!   0.487s  INFO [tokio-rt-worker] shutdown: stopped accepting; 65 connection(s) open, 1 request(s) in flight, grace period 5000 ms
+//!   1.486s  INFO [tokio-rt-worker] GET /slow -> 200 OK
+//!   1.487s  INFO [tokio-rt-worker] shutdown: done in 999 ms
+//!   1.534s  INFO [main] GET /slow -> 200 OK after 1005 ms
+//!   1.550s  INFO [main] a new connection after shutdown is refused
 //!
 //! Summary
 //!   routes: GET / 200, GET /user/7 200, GET /data 200, GET /nope 404, POST / 405
-//!   burst: 64 requests of 100 ms each took 111 ms (ideal 100 ms; one at a time 6400 ms)
+//!   burst: 64 requests of 100 ms each took 133 ms (ideal 100 ms; one at a time 6400 ms)
 //!   requests in flight at once: at most 64 of 64
-//!   graceful shutdown: the in-flight GET /slow got 200 after 1002 ms; 0 connection(s) dropped
+//!   graceful shutdown: the in-flight GET /slow got 200 after 1005 ms; 0 connection(s) dropped
 //!   after shutdown: new connections are refused
-//!   server counters: 64 connection(s), 70 request(s), 0 error(s)
+//!   server counters: 65 connection(s), 70 request(s), 0 error(s)
+//! ```
+//!
+//! In `serve`, with a client that pipelines `GET /` and never reads, a `GET /slow` in
+//! flight and two Ctrl-C (`serve --addr 127.0.0.1:0 --write-timeout-ms 500 --delay-ms 1000
+//! --grace-period-ms 60000`; exit status 130):
+//!
+//! ```text
+//!   0.001s  INFO [main] listening on http://127.0.0.1:33051 (delay 1000 ms, max 10000 connections); Ctrl-C to stop
+//!   ...     (GET / -> 200 OK, thousands of times: the pipelined requests)
+//!   2.668s  INFO [tokio-rt-worker] dropped: the client did not read its response in time (write timeout) peer=127.0.0.1:55758
+//!   4.380s  INFO [tokio-rt-worker] shutdown signal received (a second one exits at once)
+//!   4.380s  INFO [main] shutdown: stopped accepting; 1 connection(s) open, 1 request(s) in flight, grace period 60000 ms
+//!   4.884s  WARN [tokio-rt-worker] second signal: exiting now, without waiting for in-flight requests
 //! ```
 
 mod server;
