@@ -188,14 +188,28 @@ mod serve {
             .unwrap_or_else(|| panic!("no address in {line:?}"))
             .to_string();
 
-        // A request that takes 10 s (10 x the delay), in flight during the grace period.
+        // A request that takes 10 s (10 x the delay), in flight during the grace period. It is
+        // pipelined behind a `GET /`: once that answer is in, the server has the `/slow` request
+        // in hand and needs no more input to start it, so it is surely in flight 300 ms later.
         let mut slow = TcpStream::connect(&addr).expect("connect");
-        slow.write_all(b"GET /slow HTTP/1.1\r\nHost: test\r\n\r\n")
-            .expect("write");
+        slow.set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("set timeout");
+        slow.write_all(
+            b"GET / HTTP/1.1\r\nHost: test\r\n\r\nGET /slow HTTP/1.1\r\nHost: test\r\n\r\n",
+        )
+        .expect("write");
+        let mut first = Vec::new();
+        let mut chunk = [0u8; 1024];
+        while !String::from_utf8_lossy(&first).contains("Routes:") {
+            let n = slow.read(&mut chunk).expect("the answer to GET /");
+            assert!(n > 0, "closed before answering GET /");
+            first.extend_from_slice(&chunk[..n]);
+        }
         std::thread::sleep(Duration::from_millis(300));
 
         sigterm(&child.0);
-        wait_for("shutdown: stopped accepting");
+        let stopping = wait_for("shutdown: stopped accepting");
+        assert!(stopping.contains("1 request(s) in flight"), "{stopping}");
         let second = Instant::now();
         sigterm(&child.0);
         let deadline = second + Duration::from_secs(3);

@@ -928,7 +928,8 @@ mod tests {
         let response = response.expect("an answer");
         assert!(response.starts_with("HTTP/1.1 200"), "{response}");
         println!("two silent connections open: GET / answered in {took:?}");
-        assert!(took < header_timeout / 3, "{took:?}");
+        // The threads twin waits at least half the header timeout; here well under half.
+        assert!(took < header_timeout / 2, "{took:?}");
     }
 
     #[tokio::test]
