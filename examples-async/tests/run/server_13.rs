@@ -40,6 +40,13 @@ fn async_server_13_rejects_bad_flags_with_exit_2() {
     }
 }
 
+#[test]
+fn async_server_13_help_starts_with_its_number() {
+    let run = run_example(BIN, &["--help"]);
+    run.assert_success().assert_no_panic();
+    assert!(run.stdout.starts_with("13 · "), "{}", run.stdout);
+}
+
 /// `serve` under a real signal. Unix only: the test sends SIGTERM with `kill`.
 #[cfg(unix)]
 mod serve {
@@ -116,5 +123,106 @@ mod serve {
         assert!(exit.success(), "exit {exit:?}\n{line}{rest}");
         assert!(rest.contains("shutdown signal received"), "{rest}");
         assert!(rest.contains("shutdown: done"), "{rest}");
+    }
+
+    /// Sends SIGTERM to the child.
+    fn sigterm(child: &Child) {
+        let status = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success());
+    }
+
+    /// A second SIGTERM during the grace period exits at once, with one line and status 130,
+    /// instead of waiting for the grace period (60 s here) or the request in flight (10 s).
+    #[test]
+    fn async_server_13_a_second_sigterm_exits_at_once_with_130() {
+        let mut child = KillOnDrop(
+            Command::new(BIN)
+                .args([
+                    "serve",
+                    "--addr",
+                    "127.0.0.1:0",
+                    "--delay-ms",
+                    "1000",
+                    "--grace-period-ms",
+                    "60000",
+                ])
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("start the server"),
+        );
+        // Lines arrive on a channel, so the test can wait for one with a deadline.
+        let stdout = BufReader::new(child.0.stdout.take().expect("piped"));
+        let (lines_tx, lines) = std::sync::mpsc::channel::<String>();
+        std::thread::spawn(move || {
+            for line in stdout.lines().map_while(Result::ok) {
+                if lines_tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut seen = String::new();
+        let mut wait_for = |what: &str| {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while let Ok(line) =
+                lines.recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            {
+                seen.push_str(&line);
+                seen.push('\n');
+                if line.contains(what) {
+                    return line;
+                }
+            }
+            panic!("no line with {what:?} in:\n{seen}");
+        };
+        let line = wait_for("listening on http://");
+        let addr = line
+            .split("listening on http://")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .unwrap_or_else(|| panic!("no address in {line:?}"))
+            .to_string();
+
+        // A request that takes 10 s (10 x the delay), in flight during the grace period. It is
+        // pipelined behind a `GET /`: once that answer is in, the server has the `/slow` request
+        // in hand and needs no more input to start it, so it is surely in flight 300 ms later.
+        let mut slow = TcpStream::connect(&addr).expect("connect");
+        slow.set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("set timeout");
+        slow.write_all(
+            b"GET / HTTP/1.1\r\nHost: test\r\n\r\nGET /slow HTTP/1.1\r\nHost: test\r\n\r\n",
+        )
+        .expect("write");
+        let mut first = Vec::new();
+        let mut chunk = [0u8; 1024];
+        while !String::from_utf8_lossy(&first).contains("Routes:") {
+            let n = slow.read(&mut chunk).expect("the answer to GET /");
+            assert!(n > 0, "closed before answering GET /");
+            first.extend_from_slice(&chunk[..n]);
+        }
+        std::thread::sleep(Duration::from_millis(300));
+
+        sigterm(&child.0);
+        let stopping = wait_for("shutdown: stopped accepting");
+        assert!(stopping.contains("1 request(s) in flight"), "{stopping}");
+        let second = Instant::now();
+        sigterm(&child.0);
+        let deadline = second + Duration::from_secs(3);
+        let exit = loop {
+            if let Some(exit) = child.0.try_wait().expect("wait") {
+                break exit;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "still running 3 s after the second SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        assert_eq!(exit.code(), Some(130), "{exit:?}");
+        wait_for("second signal: exiting now");
     }
 }

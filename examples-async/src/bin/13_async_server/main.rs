@@ -11,10 +11,19 @@
 //!   waits and new clients queue in the kernel; the server's memory stops growing.
 //! - **`--header-timeout-ms`**: a client that does not finish its request head in time is dropped
 //!   (a "slowloris" cannot hold a connection forever), and so is an idle keep-alive connection.
+//! - **`--write-timeout-ms`**: hyper's header timeout stops once a head is in. A client that
+//!   pipelines requests and never reads its answers would then hold its connection (and slot) for
+//!   ever, its task waiting on a flush. `write_deadline.rs` wraps the socket so that a response
+//!   not taken within the timeout fails the write: the connection is dropped, logged once.
+//! - **Half-closed clients are answered**: a client may send its request and `shutdown(SHUT_WR)`
+//!   (`nc -N` does). hyper's default takes that for an abort and answers nothing; this server
+//!   allows half-closes (the price: a client that leaves mid-request is noticed only when its
+//!   answer is written, so its handler runs to the end, as in the threads twin).
 //! - **A cap on the request head** (`server::MAX_HEAD_BYTES`, 16 KiB): past it, `431` and close.
 //! - **Graceful shutdown**: on Ctrl-C or SIGTERM it stops accepting, lets in-flight requests finish
-//!   within `--grace-period-ms`, then exits 0. The server function takes its shutdown signal as a
-//!   parameter, so the demo and the tests stop it at will.
+//!   within `--grace-period-ms`, then exits 0; a second Ctrl-C or SIGTERM exits at once with one
+//!   line and status 130. The server function takes its shutdown signal as a parameter, so the
+//!   demo and the tests stop it at will.
 //! - Method checks (405 with `Allow`), exact route matching, JSON errors, and client resets logged
 //!   at `debug` (a closed browser tab is not an error).
 //!
@@ -29,43 +38,58 @@
 //!   graceful shutdown with a `/slow` request in flight.
 //! - `cargo run -p examples-async --bin 13_async_server -- serve`: serve on `--addr`
 //!   (127.0.0.1:8080) until Ctrl-C, e.g. `curl -i localhost:8080/user/7`.
-//! - Flags (both modes): `--delay-ms 100`, `--max-connections 10000`, `--header-timeout-ms 5000`,
+//! - Flags (both modes): `--delay-ms 100` (0: no wait at all, not even a timer tick),
+//!   `--max-connections 10000`, `--header-timeout-ms 5000`, `--write-timeout-ms 5000`,
 //!   `--grace-period-ms 5000`; `--burst 64` for the demo. `scripts/load-test` runs it under `wrk`.
 //!
 //! The output will look similar to this (times vary; `tokio-rt-worker` lines come from the
-//! runtime's worker threads, one per core, and `main` is the demo's client). The 64 connections
-//! open at shutdown are reqwest's idle keep-alive connections: they are closed at once, while the
-//! one with a request in flight is let finish.
+//! runtime's worker threads, one per core, and `main` is the demo's client). The connections open
+//! at shutdown are reqwest's idle keep-alive connections, closed at once, and the one with a
+//! request in flight, which is let finish.
 //!
 //! ```text
-//!   0.001s  INFO [main] demo server listening on http://127.0.0.1:42307 (delay 100 ms)
-//!   0.001s  INFO [main] --- the routes, one request at a time ---
-//!   0.002s  INFO [tokio-rt-worker] GET / -> 200 OK
-//!   0.003s  INFO [main] GET / -> 200 OK in 1.18 ms: Hello from the async server. Routes: GET /, ...
-//!   0.105s  INFO [tokio-rt-worker] GET /user/7 -> 200 OK
+//!   0.009s  INFO [main] demo server listening on http://127.0.0.1:35043 (delay 100 ms)
+//!   0.010s  INFO [main] --- the routes, one request at a time ---
+//!   0.018s  INFO [tokio-rt-worker] GET / -> 200 OK
+//!   0.019s  INFO [main] GET / -> 200 OK in 8.14 ms: Hello from the async server. Routes: GET /, ...
+//!   0.142s  INFO [main] GET /user/7 -> 200 OK in 104 ms: {"id":7,"name":"User 7","email":"user7@...
 //!   ...
-//!   0.309s  INFO [main] --- a burst of 64 concurrent GET /user/{id} ---
-//!   0.420s  INFO [tokio-rt-worker] GET /user/12 -> 200 OK
+//!   0.349s  INFO [main] --- a burst of 64 concurrent GET /user/{id} ---
+//!   0.484s  INFO [tokio-rt-worker] GET /user/12 -> 200 OK
 //!   ...     (64 such lines within a millisecond or two)
-//!   0.421s  INFO [main] burst: 64 concurrent GET /user/{id} answered 200 in 111 ms
-//!   0.421s  INFO [main] --- graceful shutdown with GET /slow in flight ---
-//!   0.424s  INFO [main] shutdown signal sent while GET /slow is in flight
-//!   0.424s  INFO [tokio-rt-worker] shutdown: stopped accepting; 64 connection(s) open, 1 request(s) in flight, grace period 5000 ms
-//!   1.423s  INFO [tokio-rt-worker] GET /slow -> 200 OK
-//!   1.423s  INFO [tokio-rt-worker] shutdown: done in 999 ms
-//!   1.424s  INFO [main] GET /slow -> 200 OK after 1002 ms
-//!   1.424s  INFO [main] a new connection after shutdown is refused
+//!   0.485s  INFO [main] burst: 64 concurrent GET /user/{id} answered 200 in 133 ms
+//!   0.485s  INFO [main] --- graceful shutdown with GET /slow in flight ---
+//!   0.487s  INFO [main] shutdown signal sent while GET /slow is in flight
+//!   0.487s  INFO [tokio-rt-worker] shutdown: stopped accepting; 65 connection(s) open, 1 request(s) in flight, grace period 5000 ms
+//!   1.486s  INFO [tokio-rt-worker] GET /slow -> 200 OK
+//!   1.487s  INFO [tokio-rt-worker] shutdown: done in 999 ms
+//!   1.534s  INFO [main] GET /slow -> 200 OK after 1005 ms
+//!   1.550s  INFO [main] a new connection after shutdown is refused
 //!
 //! Summary
 //!   routes: GET / 200, GET /user/7 200, GET /data 200, GET /nope 404, POST / 405
-//!   burst: 64 requests of 100 ms each took 111 ms (ideal 100 ms; one at a time 6400 ms)
+//!   burst: 64 requests of 100 ms each took 133 ms (ideal 100 ms; one at a time 6400 ms)
 //!   requests in flight at once: at most 64 of 64
-//!   graceful shutdown: the in-flight GET /slow got 200 after 1002 ms; 0 connection(s) dropped
+//!   graceful shutdown: the in-flight GET /slow got 200 after 1005 ms; 0 connection(s) dropped
 //!   after shutdown: new connections are refused
-//!   server counters: 64 connection(s), 70 request(s), 0 error(s)
+//!   server counters: 65 connection(s), 70 request(s), 0 error(s)
+//! ```
+//!
+//! In `serve`, with a client that pipelines `GET /` and never reads, a `GET /slow` in
+//! flight and two Ctrl-C (`serve --addr 127.0.0.1:0 --write-timeout-ms 500 --delay-ms 1000
+//! --grace-period-ms 60000`; exit status 130):
+//!
+//! ```text
+//!   0.001s  INFO [main] listening on http://127.0.0.1:33051 (delay 1000 ms, max 10000 connections); Ctrl-C to stop
+//!   ...     (GET / -> 200 OK, thousands of times: the pipelined requests)
+//!   2.668s  INFO [tokio-rt-worker] dropped: the client did not read its response in time (write timeout) peer=127.0.0.1:55758
+//!   4.380s  INFO [tokio-rt-worker] shutdown signal received (a second one exits at once)
+//!   4.380s  INFO [main] shutdown: stopped accepting; 1 connection(s) open, 1 request(s) in flight, grace period 60000 ms
+//!   4.884s  WARN [tokio-rt-worker] second signal: exiting now, without waiting for in-flight requests
 //! ```
 
 mod server;
+mod write_deadline;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -84,9 +108,11 @@ use server::{Config, Server};
 
 #[derive(Debug, Parser)]
 #[command(
-    about = "An async HTTP server on hyper: one task per connection, a connection limit, a header \
-             timeout, a head-size cap and a graceful shutdown. Without a subcommand: a self-contained \
-             demo showing N requests of D ms answered in about D, not N x D."
+    about = "13 · An async HTTP server on hyper: one task per connection, a connection limit, \
+             header and write timeouts, a head-size cap and a graceful shutdown. Without a \
+             subcommand: a self-contained demo showing N requests of D ms answered in about D, not \
+             N x D.",
+    long_about = None
 )]
 struct Cli {
     #[command(subcommand)]
@@ -122,7 +148,12 @@ struct ServerArgs {
     #[arg(long, default_value_t = 5_000, global = true,
           value_parser = clap::value_parser!(u64).range(1..=600_000))]
     header_timeout_ms: u64,
-    /// After Ctrl-C/SIGTERM: how long in-flight requests get to finish.
+    /// Drop a client that has not taken a response within this time (it does not read).
+    #[arg(long, default_value_t = 5_000, global = true,
+          value_parser = clap::value_parser!(u64).range(1..=600_000))]
+    write_timeout_ms: u64,
+    /// After Ctrl-C/SIGTERM: how long in-flight requests get to finish (a second signal exits
+    /// at once, status 130).
     #[arg(long, default_value_t = 5_000, global = true,
           value_parser = clap::value_parser!(u64).range(0..=600_000))]
     grace_period_ms: u64,
@@ -134,40 +165,53 @@ impl ServerArgs {
             delay: Duration::from_millis(self.delay_ms),
             max_connections: self.max_connections as usize,
             header_timeout: Duration::from_millis(self.header_timeout_ms),
+            write_timeout: Duration::from_millis(self.write_timeout_ms),
             grace_period: Duration::from_millis(self.grace_period_ms),
         }
     }
 }
 
-/// Completes at the first Ctrl-C (every platform) or SIGTERM (Unix: what `kill`, systemd and
-/// container runtimes send).
-async fn ctrl_c_or_sigterm() {
+/// The exit status after a second signal: 128 + SIGINT, what a shell reports for a process stopped
+/// by Ctrl-C.
+const EXIT_INTERRUPTED: i32 = 130;
+
+/// Ctrl-C (every platform) and SIGTERM (Unix: what `kill`, systemd and container runtimes send),
+/// as a stream of signals. The listeners are installed once, up front, so that a signal arriving
+/// while the first one is being handled is not lost.
+struct Signals {
     #[cfg(unix)]
-    let terminate = async {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut sigterm) => {
-                sigterm.recv().await;
-            }
-            Err(e) => {
-                warn!("cannot listen for SIGTERM ({e}); only Ctrl-C stops the server");
-                std::future::pending::<()>().await;
-            }
+    interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> std::io::Result<Self> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(Self {
+                interrupt: signal(SignalKind::interrupt())?,
+                terminate: signal(SignalKind::terminate())?,
+            })
         }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::pin!(terminate);
-    tokio::select! {
-        result = tokio::signal::ctrl_c() => {
-            if let Err(e) = result {
-                warn!("cannot listen for Ctrl-C ({e}); waiting for SIGTERM");
-                terminate.await;
-            }
-        }
-        () = &mut terminate => {}
+        #[cfg(not(unix))]
+        Ok(Self {})
     }
-    info!("shutdown signal received");
+
+    /// Completes at the next Ctrl-C or SIGTERM.
+    async fn next(&mut self) {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = self.interrupt.recv() => {}
+            _ = self.terminate.recv() => {}
+        }
+        #[cfg(not(unix))]
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            warn!("cannot listen for Ctrl-C ({e}); the server runs until killed");
+            std::future::pending::<()>().await;
+        }
+    }
 }
 
 /// The kernel's queue of connections not yet accepted. `TcpListener::bind` asks for 1024; when
@@ -199,8 +243,24 @@ async fn serve(args: &ServerArgs) -> anyhow::Result<()> {
         args.delay_ms,
         args.max_connections
     );
+    let mut signals = Signals::install().context("cannot listen for Ctrl-C/SIGTERM")?;
+    // The first signal starts the graceful shutdown; a second one, during the grace period, means
+    // "do not wait": it exits at once. Without it, nothing but the grace period (up to 600 s)
+    // could stop a server whose clients are slow.
+    let (first, first_signal) = oneshot::channel::<()>();
+    tokio::spawn(async move {
+        signals.next().await;
+        info!("shutdown signal received (a second one exits at once)");
+        let _ = first.send(());
+        signals.next().await;
+        warn!("second signal: exiting now, without waiting for in-flight requests");
+        std::process::exit(EXIT_INTERRUPTED);
+    });
     let stopped = Server::new(args.config())
-        .run(listener, ctrl_c_or_sigterm())
+        .run(listener, async {
+            // An error means the signal task ended: stop as well.
+            let _ = first_signal.await;
+        })
         .await;
     info!(
         "stopped: {} connection(s) open at the signal, {} dropped after the grace period",
@@ -448,6 +508,7 @@ mod tests {
             delay_ms,
             max_connections: 1000,
             header_timeout_ms: 5_000,
+            write_timeout_ms: 5_000,
             grace_period_ms: 5_000,
         }
     }

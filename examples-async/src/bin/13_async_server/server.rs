@@ -30,6 +30,8 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, info, warn};
 
+use crate::write_deadline::{WriteDeadline, is_write_timeout};
+
 /// The largest request head (request line plus headers) a client may send. Past it the client gets
 /// `431 Request Header Fields Too Large` and the connection is closed: without a cap, one client
 /// could make the server buffer an endless header line. 16 KiB is more than any browser sends.
@@ -49,6 +51,9 @@ pub struct Config {
     /// A client that has not sent a complete request head this long after the server started
     /// waiting for one is dropped (slowloris protection, and idle keep-alive connections expire).
     pub header_timeout: Duration,
+    /// A response the client has not taken this long after its write first had to wait (the
+    /// client does not read) drops the connection: see [`WriteDeadline`].
+    pub write_timeout: Duration,
     /// After the shutdown signal: how long in-flight requests get to finish before the server drops
     /// their connections anyway.
     pub grace_period: Duration,
@@ -65,6 +70,7 @@ pub struct Stats {
     peak_in_flight: AtomicUsize,
     bad_requests: AtomicU64,
     header_timeouts: AtomicU64,
+    write_timeouts: AtomicU64,
     clients_gone: AtomicU64,
     errors: AtomicU64,
 }
@@ -85,6 +91,8 @@ pub struct Snapshot {
     pub bad_requests: u64,
     /// Clients dropped because their request head did not arrive within the header timeout.
     pub header_timeouts: u64,
+    /// Clients dropped because they did not read a response within the write timeout.
+    pub write_timeouts: u64,
     /// Clients that went away before their response was written (reset, closed mid-request).
     pub clients_gone: u64,
     /// Anything else: logged at `warn`, and expected to stay 0.
@@ -102,6 +110,7 @@ impl Stats {
             peak_in_flight: self.peak_in_flight.load(Ordering::Relaxed),
             bad_requests: get(&self.bad_requests),
             header_timeouts: get(&self.header_timeouts),
+            write_timeouts: get(&self.write_timeouts),
             clients_gone: get(&self.clients_gone),
             errors: get(&self.errors),
         }
@@ -179,7 +188,7 @@ impl Server {
         let grace_over = CancellationToken::new();
         // One hyper configuration shared by every connection.
         let http = Arc::new(http1_builder(&config));
-        let delay = config.delay;
+        let (delay, write_timeout) = (config.delay, config.write_timeout);
 
         tokio::pin!(shutdown);
         loop {
@@ -212,6 +221,7 @@ impl Server {
                 permit,
                 Arc::clone(&http),
                 delay,
+                write_timeout,
                 Arc::clone(&stats),
                 stopping.clone(),
                 grace_over.clone(),
@@ -259,7 +269,16 @@ fn http1_builder(config: &Config) -> http1::Builder {
         // The head must fit in this many bytes (431 otherwise), and hyper never buffers more than
         // this per connection: the memory a connection can cost is bounded.
         .max_header_size(MAX_HEAD_BYTES)
-        .max_buf_size(MAX_HEAD_BYTES);
+        .max_buf_size(MAX_HEAD_BYTES)
+        // A client may send its request and then close its sending side (`shutdown(SHUT_WR)`,
+        // as `nc -N` and some HTTP/1.0 tools do) while it waits for the answer. By default hyper
+        // takes that early end of input for an aborted request and drops the handler: a
+        // `GET /user/1` would get no response at all. With half-close allowed it answers, then
+        // closes. The price: a FIN mid-request no longer tells hyper the client has gone (it
+        // cannot tell a close from a half-close), so hyper stops reading until the answer is
+        // written and a departed client's handler runs to its end. Here a handler is a timer;
+        // the write timeout still bounds what a client that never reads can hold.
+        .half_close(true);
     http
 }
 
@@ -273,6 +292,7 @@ async fn serve_connection(
     _permit: OwnedSemaphorePermit,
     http: Arc<http1::Builder>,
     delay: Duration,
+    write_timeout: Duration,
     stats: Arc<Stats>,
     stopping: CancellationToken,
     grace_over: CancellationToken,
@@ -295,7 +315,10 @@ async fn serve_connection(
             Ok::<_, Infallible>(response)
         }
     });
-    let connection = http.serve_connection(TokioIo::new(stream), service);
+    // hyper's header timeout stops once a request head is in; the write deadline covers the
+    // other direction, a client that stops reading its responses.
+    let io = TokioIo::new(WriteDeadline::new(stream, write_timeout));
+    let connection = http.serve_connection(io, service);
     tokio::pin!(connection);
 
     let result = tokio::select! {
@@ -325,16 +348,21 @@ fn classify_connection_error(stats: &Stats, peer: SocketAddr, e: &hyper::Error) 
     let client_went_away = e.is_incomplete_message()
         || e.is_canceled()
         || e.is_body_write_aborted()
-        || io_error_kind(e).is_some_and(|kind| {
+        || io_error(e).is_some_and(|io| {
             matches!(
-                kind,
+                io.kind(),
                 std::io::ErrorKind::ConnectionReset
                     | std::io::ErrorKind::BrokenPipe
                     | std::io::ErrorKind::ConnectionAborted
                     | std::io::ErrorKind::UnexpectedEof
             )
         });
-    if e.is_timeout() {
+    if io_error(e).is_some_and(is_write_timeout) {
+        // Logged once per connection, at `info`: a client that does not read is worth seeing
+        // (it held a connection slot for the whole write timeout), but it is not our error.
+        stats.write_timeouts.fetch_add(1, Ordering::Relaxed);
+        info!(%peer, "dropped: the client did not read its response in time (write timeout)");
+    } else if e.is_timeout() {
         stats.header_timeouts.fetch_add(1, Ordering::Relaxed);
         debug!(%peer, "dropped: no complete request head in time");
     } else if e.is_parse() || e.is_parse_too_large() {
@@ -350,12 +378,12 @@ fn classify_connection_error(stats: &Stats, peer: SocketAddr, e: &hyper::Error) 
     }
 }
 
-/// The `std::io::ErrorKind` behind a hyper error, if an I/O error caused it.
-fn io_error_kind(e: &hyper::Error) -> Option<std::io::ErrorKind> {
+/// The `std::io::Error` behind a hyper error, if an I/O error caused it.
+fn io_error(e: &hyper::Error) -> Option<&std::io::Error> {
     let mut source = std::error::Error::source(e);
     while let Some(inner) = source {
         if let Some(io) = inner.downcast_ref::<std::io::Error>() {
-            return Some(io.kind());
+            return Some(io);
         }
         source = inner.source();
     }
@@ -385,11 +413,11 @@ pub async fn route<B>(request: Request<B>, delay: Duration) -> Response<Full<Byt
         "/data" => {
             // `sleep` stands in for a slow query. It gives the thread back to the runtime: the
             // other connections keep being served while this one waits.
-            sleep(delay * 2).await;
+            simulated_query(delay * 2).await;
             json_response(StatusCode::OK, &sample_data())
         }
         "/slow" => {
-            sleep(delay * 10).await;
+            simulated_query(delay * 10).await;
             text_response(StatusCode::OK, "This was a slow response.\n")
         }
         _ => match path.strip_prefix("/user/") {
@@ -397,7 +425,7 @@ pub async fn route<B>(request: Request<B>, delay: Duration) -> Response<Full<Byt
             // `/users` and `/user/1/x`).
             Some(id) if !id.is_empty() && !id.contains('/') => match id.parse::<u64>() {
                 Ok(id) => {
-                    sleep(delay).await;
+                    simulated_query(delay).await;
                     json_response(StatusCode::OK, &User::new(id))
                 }
                 Err(_) => json_response(
@@ -410,6 +438,16 @@ pub async fn route<B>(request: Request<B>, delay: Duration) -> Response<Full<Byt
                 &json!({ "error": "Not Found", "path": path }),
             ),
         },
+    }
+}
+
+/// The simulated database query: waits `delay` without holding the thread. With no delay it does
+/// not wait at all: `sleep(Duration::ZERO)` still goes through tokio's timer, which has a 1 ms
+/// resolution, so every request would pay a timer tick and a second wake-up (with `--delay-ms 0`
+/// that capped `GET /user/7` at about a third of what `GET /` reaches under `wrk`).
+async fn simulated_query(delay: Duration) {
+    if !delay.is_zero() {
+        sleep(delay).await;
     }
 }
 
@@ -561,6 +599,21 @@ mod tests {
         assert_eq!(took, Duration::ZERO, "rejected before any waiting");
     }
 
+    // The real clock, on purpose: on a paused clock the timer's "now" is exact, so even a
+    // zero sleep completes at once and the test could not fail.
+    #[tokio::test]
+    async fn with_no_delay_a_route_answers_at_its_first_poll_without_a_timer_tick() {
+        use futures::FutureExt;
+        // `sleep(Duration::ZERO)` would return `Pending` here: its deadline is rounded up to the
+        // timer's next 1 ms tick, which the driver has not reached yet.
+        for path in ["/user/7", "/data", "/slow"] {
+            let response = route(get(path), Duration::ZERO)
+                .now_or_never()
+                .unwrap_or_else(|| panic!("{path} waited for the timer with no delay"));
+            assert_eq!(response.status(), StatusCode::OK, "{path}");
+        }
+    }
+
     /// A running server on `127.0.0.1:0` and what a test needs to watch and stop it.
     struct Running {
         addr: SocketAddr,
@@ -589,6 +642,7 @@ mod tests {
             delay: DELAY,
             max_connections: 100,
             header_timeout: Duration::from_secs(5),
+            write_timeout: Duration::from_secs(5),
             grace_period: Duration::from_secs(5),
         }
     }
@@ -720,7 +774,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_client_that_leaves_mid_response_costs_nothing_and_logs_no_error() {
+    async fn a_client_that_leaves_mid_request_is_noticed_when_its_answer_is_written() {
         let server = start(config()).await;
         let mut stream = TcpStream::connect(server.addr).await.expect("connect");
         stream
@@ -728,21 +782,154 @@ mod tests {
             .await
             .expect("write");
         wait_until(&server.stats, "the request in flight", |s| s.in_flight == 1).await;
-        let left = Instant::now();
+        let sent = Instant::now();
+        // A close sends FIN, exactly what a half-close sends: the server cannot tell "gone" from
+        // "done sending, still reading" until it writes. Since half-closes are allowed (see
+        // `http1_builder`), hyper does not read while a request is in flight: the handler runs
+        // its full 10 x delay (as a worker does in the threads twin), the answer goes into the
+        // void, and then the connection and its slot are released. That costs a timer, not an
+        // error. (With half-closes refused, hyper would drop the handler at once, and answer no
+        // client that half-closes.)
         drop(stream);
-        // hyper notices the closed socket and drops the handler future (its `sleep` with it):
-        // the connection, its permit and its in-flight count are released at once, long before
-        // the 1 s the handler would have taken.
         wait_until(&server.stats, "the connection released", |s| {
             s.live_connections == 0 && s.in_flight == 0
         })
         .await;
-        assert!(left.elapsed() < DELAY * 5, "{:?}", left.elapsed());
+        assert!(sent.elapsed() >= DELAY * 9, "{:?}", sent.elapsed());
+        assert!(sent.elapsed() < DELAY * 30, "{:?}", sent.elapsed());
         let response = raw_exchange(server.addr, GET_ROOT)
             .await
             .expect("an answer");
         assert!(response.starts_with("HTTP/1.1 200"), "{response}");
         assert_eq!(server.stats.snapshot().errors, 0);
+    }
+
+    /// A client that pipelines `GET /` and never reads an answer. Its receive buffer is made small
+    /// (4 KiB asked, before `connect`, so the TCP window is small from the start), so the
+    /// server's writes stall after a few dozen kilobytes; the writer task sends up to 100,000
+    /// requests, far more than the socket buffers hold, and stops when the server drops it.
+    async fn never_reading_client(
+        addr: SocketAddr,
+    ) -> (tokio::net::tcp::OwnedReadHalf, JoinHandle<()>) {
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        socket.set_recv_buffer_size(4096).expect("SO_RCVBUF");
+        let stream = socket.connect(addr).await.expect("connect");
+        let (unread, mut write) = stream.into_split();
+        let writing = tokio::spawn(async move {
+            let batch = b"GET / HTTP/1.1\r\nHost: test\r\n\r\n".repeat(100);
+            for _ in 0..1000 {
+                if write.write_all(&batch).await.is_err() {
+                    break;
+                }
+            }
+        });
+        (unread, writing)
+    }
+
+    #[tokio::test]
+    async fn a_client_that_never_reads_is_dropped_after_the_write_timeout_and_frees_its_slot() {
+        let write_timeout = Duration::from_millis(300);
+        let server = start(Config {
+            max_connections: 1,
+            write_timeout,
+            ..config()
+        })
+        .await;
+        let (_unread, _writing) = never_reading_client(server.addr).await;
+        wait_until(
+            &server.stats,
+            "requests of the client that never reads",
+            |s| s.requests > 0,
+        )
+        .await;
+        // It holds the only slot: a second client waits in the backlog until the first one is
+        // dropped, which the write timeout does. Without it, the second client waits for ever.
+        let (response, took) = time_async(timeout(
+            Duration::from_secs(10),
+            raw_exchange(server.addr, GET_ROOT),
+        ))
+        .await;
+        let response = response
+            .expect("served within 10 s: the slot was freed")
+            .expect("an answer");
+        assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+        assert!(took < Duration::from_secs(5), "{took:?}");
+        let stats = server.stats.snapshot();
+        assert_eq!((stats.write_timeouts, stats.errors), (1, 0), "{stats:?}");
+    }
+
+    #[tokio::test]
+    async fn a_client_that_half_closes_after_its_request_still_gets_the_answer() {
+        let server = start(config()).await;
+        let mut stream = TcpStream::connect(server.addr).await.expect("connect");
+        stream
+            .write_all(b"GET /user/1 HTTP/1.1\r\nHost: test\r\n\r\n")
+            .await
+            .expect("write");
+        // `shutdown(SHUT_WR)`: "no more requests", as `nc -N` sends. The handler is still
+        // waiting on its delay when the server reads this end of input.
+        stream.shutdown().await.expect("half-close");
+        let mut response = Vec::new();
+        timeout(Duration::from_secs(5), stream.read_to_end(&mut response))
+            .await
+            .expect("an answer within 5 s")
+            .expect("read");
+        let response = String::from_utf8_lossy(&response);
+        assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+        assert!(response.contains("user1@example.com"), "{response}");
+    }
+
+    #[tokio::test]
+    async fn a_conflicting_or_invalid_content_length_gets_400() {
+        let server = start(config()).await;
+        for lengths in BAD_CONTENT_LENGTHS {
+            let request = format!("GET / HTTP/1.1\r\nHost: test\r\n{lengths}\r\n\r\nhello!");
+            let response = raw_exchange(server.addr, request.as_bytes())
+                .await
+                .expect("an answer");
+            assert!(
+                response.starts_with("HTTP/1.1 400"),
+                "{lengths:?}: {response}"
+            );
+        }
+        let stats = server.stats.snapshot();
+        assert_eq!(stats.requests, 0, "none reached a route: {stats:?}");
+    }
+
+    /// Heads that make a request's length ambiguous (the ground of request smuggling): both twins
+    /// refuse them with 400.
+    const BAD_CONTENT_LENGTHS: [&str; 5] = [
+        "Content-Length: 5\r\nContent-Length: 6",
+        "Content-Length: 5, 6",
+        "Content-Length: abc",
+        "Content-Length: -1",
+        "Content-Length: +5",
+    ];
+
+    #[tokio::test]
+    async fn silent_connections_hold_no_thread_so_a_get_is_answered_at_once() {
+        // The threads twin's test of the same name measures the opposite: there, each silent
+        // connection holds a worker for the whole header timeout.
+        let header_timeout = Duration::from_millis(1500);
+        let server = start(Config {
+            header_timeout,
+            ..config()
+        })
+        .await;
+        let _silent = [
+            TcpStream::connect(server.addr).await.expect("connect"),
+            TcpStream::connect(server.addr).await.expect("connect"),
+        ];
+        wait_until(&server.stats, "two silent connections", |s| {
+            s.live_connections == 2
+        })
+        .await;
+        let (response, took) = time_async(raw_exchange(server.addr, GET_ROOT)).await;
+        let response = response.expect("an answer");
+        assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+        println!("two silent connections open: GET / answered in {took:?}");
+        // The threads twin waits at least half the header timeout; here well under half.
+        assert!(took < header_timeout / 2, "{took:?}");
     }
 
     #[tokio::test]

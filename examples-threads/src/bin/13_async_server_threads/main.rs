@@ -24,11 +24,28 @@
 //!   idle keep-alive connection gives its worker up as soon as another client is queued (and the
 //!   response says `connection: close` when someone is waiting). An async connection costs a few
 //!   KiB when idle; here it would cost a whole thread.
+//! - **A silent connection costs a whole worker for the whole header timeout.** A fresh connection
+//!   keeps its worker until its first head arrives or `--header-timeout-ms` passes; it cannot hand
+//!   the worker over, since its client has not been answered yet. So n clients that connect and
+//!   say nothing stall an n-thread server for the header timeout: with `--threads 2`, two silent
+//!   connections and a 1.5 s header timeout, a `GET /` waited 1.50 s, where the async twin
+//!   answered in 0.8 ms (the tests `silent_connections_*` of both twins measure it). That is the
+//!   threads model's real cost: a short header timeout limits it, only more threads (or the async
+//!   model) remove it.
+//! - **A client that never reads would block its worker for ever** in `write_all` once the socket
+//!   buffers are full (sixteen such clients stop the server). `--write-timeout-ms` bounds the
+//!   whole write of a response (`set_write_timeout` before each `write`): past it the connection
+//!   is dropped, logged once, and the worker freed.
 //! - **Threads cannot be cancelled.** A client that leaves mid-request keeps its worker busy until
-//!   the handler is done (the async twin drops the handler at once); after the grace period the
-//!   server closes the sockets of the workers still busy and stops waiting for them.
+//!   the handler is done (the async twin's handler runs on too, but holds only a timer); after the
+//!   grace period the server closes the sockets of the workers still busy and stops waiting for
+//!   them.
+//! - **httparse parses, the server checks meaning**: two `Content-Length` headers that disagree,
+//!   or one that is not a plain number, get `400` (as hyper answers): a request whose end is
+//!   ambiguous is refused.
 //! - Signals: std has no signal API; the `ctrlc` crate turns Ctrl-C and SIGTERM into a message on
-//!   the channel the server waits on.
+//!   the channel the server waits on. A second signal during the grace period exits at once with
+//!   one line and status 130.
 //!
 //! Seed: "Asynchrony" > Asynchrony vs Multithreading; servers. Upstream:
 //! `src/cpp/asynchrony/async_server.cpp` (a detached thread per connection, unbounded: the
@@ -40,40 +57,57 @@
 //! - `cargo run -p examples-threads --bin 13_async_server_threads -- serve`: serve on `--addr`
 //!   (127.0.0.1:8080) until Ctrl-C.
 //! - Flags (both modes): `--threads 16`, `--delay-ms 100`, `--max-connections 10000`,
-//!   `--header-timeout-ms 5000`, `--grace-period-ms 5000`; `--burst 64` for the demo.
+//!   `--header-timeout-ms 5000`, `--write-timeout-ms 5000`, `--grace-period-ms 5000`; `--burst 64`
+//!   for the demo.
 //!
 //! The output will look similar to this (which worker serves which request varies; the burst
 //! goes in rounds of 16, 100 ms apart):
 //!
 //! ```text
-//!   0.001s  INFO [main] demo server listening on http://127.0.0.1:33361 (delay 100 ms, 16 threads)
-//!   0.001s  INFO [main] --- the routes, one request at a time ---
-//!   0.003s  INFO [worker-1] GET / -> 200 OK
-//!   0.003s  INFO [main] GET / -> 200 in 2.20 ms: Hello from the threads server. Routes: GET /, ...
+//!   0.012s  INFO [main] demo server listening on http://127.0.0.1:35677 (delay 100 ms, 16 threads)
+//!   0.012s  INFO [main] --- the routes, one request at a time ---
+//!   0.015s  INFO [worker-7] GET / -> 200 OK
+//!   0.016s  INFO [main] GET / -> 200 in 3.93 ms: Hello from the threads server. Routes: GET /, ...
 //!   ...
-//!   0.310s  INFO [main] --- a burst of 64 concurrent GET /user/{id}, one client thread each ---
-//!   0.446s  INFO [worker-7] GET /user/22 -> 200 OK
-//!   ...     (16 lines at 0.45 s, 16 at 0.55 s, 16 at 0.65 s, 16 at 0.75 s)
-//!   0.754s  INFO [worker-13] GET /user/44 -> 200 OK
-//!   0.755s  INFO [main] burst: 64 concurrent GET /user/{id} answered 200 in 446 ms
-//!   0.758s  INFO [main] shutdown signal sent while GET /slow is in flight
-//!   0.758s  INFO [server] shutdown: stopped accepting; 1 connection(s) open, 1 request(s) in flight, grace period 5000 ms
-//!   1.757s  INFO [worker-2] GET /slow -> 200 OK
-//!   1.758s  INFO [server] shutdown: done in 1000 ms
-//!   ...
+//!   0.326s  INFO [main] --- a burst of 64 concurrent GET /user/{id}, one client thread each ---
+//!   0.440s  INFO [worker-7] GET /user/22 -> 200 OK
+//!   ...     (16 lines at about 0.44 s, 16 at 0.54 s, 16 at 0.65 s, 16 at 0.76-0.86 s)
+//!   0.862s  INFO [main] burst: 64 concurrent GET /user/{id} answered 200 in 536 ms
+//!   0.862s  INFO [main] --- graceful shutdown with GET /slow in flight ---
+//!   0.864s  INFO [main] shutdown signal sent while GET /slow is in flight
+//!   0.864s  INFO [server] shutdown: stopped accepting; 1 connection(s) open, 1 request(s) in flight, grace period 5000 ms
+//!   1.864s  INFO [worker-9] GET /slow -> 200 OK
+//!   1.864s  INFO [server] shutdown: done in 1000 ms
+//!   1.865s  INFO [main] GET /slow -> 200 after 1002 ms
+//!   1.865s  INFO [main] a new connection after shutdown is refused
 //!
 //! Summary
 //!   routes: GET / 200, GET /user/7 200, GET /data 200, GET /nope 404, POST / 405
-//!   burst: 64 requests of 100 ms each on 16 threads took 446 ms (ideal 400 ms = 4 rounds; all at once 100 ms)
+//!   burst: 64 requests of 100 ms each on 16 threads took 536 ms (ideal 400 ms = 4 rounds; all at once 100 ms)
 //!   requests in flight at once: at most 16 of 64 (the pool size)
 //!   graceful shutdown: the in-flight GET /slow got 200 after 1002 ms; 0 connection(s) dropped
 //!   after shutdown: new connections are refused
 //!   server counters: 70 connection(s), 70 request(s), 0 error(s)
 //! ```
+//!
+//! (Taken with other builds running on the machine's two cores: on an idle machine the burst is
+//! closer to its 400 ms.) In `serve`, with a client that pipelines `GET /` and never reads, a
+//! `GET /slow` in flight and two Ctrl-C (`serve --addr 127.0.0.1:0 --write-timeout-ms 500 --delay-ms 1000
+//! --grace-period-ms 60000`; exit status 130):
+//!
+//! ```text
+//!   0.011s  INFO [main] listening on http://127.0.0.1:43251 (16 threads, delay 1000 ms, max 10000 connections); Ctrl-C to stop
+//!   ...     (GET / -> 200 OK, thousands of times: the pipelined requests)
+//!   2.163s  INFO [worker-1] dropped: the client did not read its response in time (write timeout) peer=127.0.0.1:32812
+//!   4.369s  INFO [ctrl-c] shutdown signal received (a second one exits at once)
+//!   4.370s  INFO [server] shutdown: stopped accepting; 1 connection(s) open, 1 request(s) in flight, grace period 60000 ms
+//!   4.865s  WARN [ctrl-c] second signal: exiting now, without waiting for in-flight requests
+//! ```
 
 mod server;
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
@@ -87,10 +121,11 @@ use server::{Config, Server};
 
 #[derive(Debug, Parser)]
 #[command(
-    about = "The async server's twin on OS threads: a fixed pool of --threads workers on blocking \
-             std::net, httparse for parsing, the same limits and graceful shutdown. Without a \
-             subcommand: a demo showing that with n threads and delay D at most n requests progress \
-             at once."
+    about = "13 · The async server's twin on OS threads: a fixed pool of --threads workers on \
+             blocking std::net, httparse for parsing, the same limits, timeouts and graceful \
+             shutdown. Without a subcommand: a demo showing that with n threads and delay D at \
+             most n requests progress at once.",
+    long_about = None
 )]
 struct Cli {
     #[command(subcommand)]
@@ -130,7 +165,12 @@ struct ServerArgs {
     #[arg(long, default_value_t = 5_000, global = true,
           value_parser = clap::value_parser!(u64).range(1..=600_000))]
     header_timeout_ms: u64,
-    /// After Ctrl-C/SIGTERM: how long in-flight requests get to finish.
+    /// Drop a client that has not taken a response within this time (it does not read).
+    #[arg(long, default_value_t = 5_000, global = true,
+          value_parser = clap::value_parser!(u64).range(1..=600_000))]
+    write_timeout_ms: u64,
+    /// After Ctrl-C/SIGTERM: how long in-flight requests get to finish (a second signal exits
+    /// at once, status 130).
     #[arg(long, default_value_t = 5_000, global = true,
           value_parser = clap::value_parser!(u64).range(0..=600_000))]
     grace_period_ms: u64,
@@ -143,20 +183,34 @@ impl ServerArgs {
             threads: self.threads as usize,
             max_connections: self.max_connections as usize,
             header_timeout: Duration::from_millis(self.header_timeout_ms),
+            write_timeout: Duration::from_millis(self.write_timeout_ms),
             grace_period: Duration::from_millis(self.grace_period_ms),
         }
     }
 }
 
+/// The exit status after a second signal: 128 + SIGINT, what a shell reports for a process stopped
+/// by Ctrl-C.
+const EXIT_INTERRUPTED: i32 = 130;
+
 /// `serve`: the real server, until a signal. The acceptor runs on a thread named `server`.
 fn serve(args: &ServerArgs) -> anyhow::Result<()> {
     let listener =
         TcpListener::bind(args.addr).with_context(|| format!("cannot listen on {}", args.addr))?;
-    // Ctrl-C (every platform) or SIGTERM becomes a message on the server's shutdown channel.
+    // Ctrl-C (every platform) or SIGTERM becomes a message on the server's shutdown channel. The
+    // handler runs on every signal: the first starts the graceful shutdown; a second one, during
+    // the grace period, means "do not wait" and exits at once. Without it, nothing but the grace
+    // period (up to 600 s) could stop a server whose clients are slow.
     let (stop, stop_signal) = mpsc::channel::<()>();
+    let signals = AtomicUsize::new(0);
     ctrlc::set_handler(move || {
-        info!("shutdown signal received");
-        let _ = stop.send(());
+        if signals.fetch_add(1, Ordering::SeqCst) == 0 {
+            info!("shutdown signal received (a second one exits at once)");
+            let _ = stop.send(());
+        } else {
+            warn!("second signal: exiting now, without waiting for in-flight requests");
+            std::process::exit(EXIT_INTERRUPTED);
+        }
     })
     .context("cannot install the Ctrl-C/SIGTERM handler")?;
     info!(
@@ -447,6 +501,7 @@ mod tests {
             delay_ms,
             max_connections: 1000,
             header_timeout_ms: 5_000,
+            write_timeout_ms: 5_000,
             grace_period_ms: 5_000,
         }
     }

@@ -50,6 +50,9 @@ pub struct Config {
     /// A client that has not sent a complete request head this long after a worker started
     /// waiting for one is dropped.
     pub header_timeout: Duration,
+    /// A response not fully written this long after its write began (the client does not read)
+    /// drops the connection and frees the worker: see [`write_all_by`].
+    pub write_timeout: Duration,
     /// After the shutdown signal: how long in-flight requests get to finish.
     pub grace_period: Duration,
 }
@@ -64,6 +67,7 @@ pub struct Stats {
     peak_in_flight: AtomicUsize,
     bad_requests: AtomicU64,
     header_timeouts: AtomicU64,
+    write_timeouts: AtomicU64,
     clients_gone: AtomicU64,
     errors: AtomicU64,
 }
@@ -84,6 +88,8 @@ pub struct Snapshot {
     pub bad_requests: u64,
     /// Clients dropped because their request head did not arrive within the header timeout.
     pub header_timeouts: u64,
+    /// Clients dropped because they did not read a response within the write timeout.
+    pub write_timeouts: u64,
     /// Clients that went away before their response was written (reset, closed mid-request).
     pub clients_gone: u64,
     /// Anything else: logged at `warn`, and expected to stay 0.
@@ -101,6 +107,7 @@ impl Stats {
             peak_in_flight: self.peak_in_flight.load(Ordering::Relaxed),
             bad_requests: get(&self.bad_requests),
             header_timeouts: get(&self.header_timeouts),
+            write_timeouts: get(&self.write_timeouts),
             clients_gone: get(&self.clients_gone),
             errors: get(&self.errors),
         }
@@ -376,6 +383,7 @@ fn serve_connection(
             .insert(id, clone);
     }
     let _ = stream.set_nodelay(true);
+    let write_timeout = shared.config.write_timeout;
 
     // Bytes read but not yet parsed: a client may send its next request right behind this one.
     let mut buffer = Vec::with_capacity(1024);
@@ -390,13 +398,21 @@ fn serve_connection(
             Err(HeadError::Malformed(e)) => {
                 stats.bad_requests.fetch_add(1, Ordering::Relaxed);
                 debug!(%peer, "bad request head: {e}");
-                let _ = write_response(&mut stream, &bad_request(400), false);
+                let _ = write_response(&mut stream, &bad_request(400), false, write_timeout);
+                break;
+            }
+            Err(HeadError::BadContentLength) => {
+                // Two lengths that disagree, or one that is not a number: the request's end is
+                // ambiguous (the ground of request smuggling). hyper answers 400 too.
+                stats.bad_requests.fetch_add(1, Ordering::Relaxed);
+                debug!(%peer, "bad request head: conflicting or invalid content-length");
+                let _ = write_response(&mut stream, &bad_request(400), false, write_timeout);
                 break;
             }
             Err(HeadError::TooLarge) => {
                 stats.bad_requests.fetch_add(1, Ordering::Relaxed);
                 debug!(%peer, "request head over {MAX_HEAD_BYTES} bytes");
-                let _ = write_response(&mut stream, &bad_request(431), false);
+                let _ = write_response(&mut stream, &bad_request(431), false, write_timeout);
                 break;
             }
             Err(HeadError::Timeout) => {
@@ -428,7 +444,7 @@ fn serve_connection(
             && !head.has_body
             && !shared.stopping.load(Ordering::SeqCst)
             && queued.is_empty();
-        if let Err(e) = write_response(&mut stream, &response, keep_alive) {
+        if let Err(e) = write_response(&mut stream, &response, keep_alive, write_timeout) {
             classify_io_error(stats, peer, &e);
             break;
         }
@@ -457,6 +473,7 @@ struct Head {
 #[derive(Debug)]
 enum HeadError {
     Malformed(httparse::Error),
+    BadContentLength,
     TooLarge,
     Timeout,
     Io(io::Error),
@@ -483,7 +500,7 @@ fn read_head(
             let mut request = httparse::Request::new(&mut headers);
             match request.parse(buffer) {
                 Ok(httparse::Status::Complete(len)) => {
-                    let head = head_of(&request);
+                    let head = head_of(&request)?;
                     buffer.drain(..len);
                     return Ok(Some(head));
                 }
@@ -549,8 +566,9 @@ fn is_first_wait(deadline: Instant, shared: &Shared) -> bool {
     waited < POLL_INTERVAL
 }
 
-/// The parts of a parsed head the server uses.
-fn head_of(request: &httparse::Request<'_, '_>) -> Head {
+/// The parts of a parsed head the server uses; a conflicting or invalid `Content-Length` is an
+/// error (httparse parses the syntax of headers, not their meaning).
+fn head_of(request: &httparse::Request<'_, '_>) -> Result<Head, HeadError> {
     let header = |name: &str| {
         request
             .headers
@@ -564,19 +582,48 @@ fn head_of(request: &httparse::Request<'_, '_>) -> Head {
         Some(1) => !connection.contains("close"),
         _ => connection.contains("keep-alive"),
     };
-    let has_body = header("transfer-encoding").is_some()
-        || header("content-length").is_some_and(|len| len.trim() != "0");
-    Head {
+    let length = content_length(request.headers).ok_or(HeadError::BadContentLength)?;
+    let has_body = header("transfer-encoding").is_some() || length.is_some_and(|len| len > 0);
+    Ok(Head {
         method: request.method.unwrap_or_default().to_string(),
         path: request.path.unwrap_or_default().to_string(),
         keep_alive,
         has_body,
+    })
+}
+
+/// The request's `Content-Length`: `Some(None)` if there is none, `None` if it is invalid. Every
+/// `Content-Length` header, and every comma-separated value in one, must be the same decimal
+/// number (digits only: no sign, no spaces inside), as RFC 9110 asks and hyper checks.
+fn content_length(headers: &[httparse::Header<'_>]) -> Option<Option<u64>> {
+    let mut length = None;
+    let values = headers
+        .iter()
+        .filter(|h| h.name.eq_ignore_ascii_case("content-length"))
+        .flat_map(|h| h.value.split(|b| *b == b','));
+    for value in values {
+        let value = value.trim_ascii();
+        if value.is_empty() || !value.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        // Digits only, so this fails only on overflow.
+        let n: u64 = std::str::from_utf8(value).ok()?.parse().ok()?;
+        if length.is_some_and(|seen| seen != n) {
+            return None;
+        }
+        length = Some(n);
     }
+    Some(length)
 }
 
 /// Sorts an I/O error into "the client went away" (`debug`) and the rest (`warn`).
 fn classify_io_error(stats: &Stats, peer: SocketAddr, e: &io::Error) {
-    if matches!(
+    if is_write_timeout(e) {
+        // Logged once per connection, at `info`: a client that does not read is worth seeing
+        // (it held a worker for the whole write timeout), but it is not our error.
+        stats.write_timeouts.fetch_add(1, Ordering::Relaxed);
+        info!(%peer, "dropped: the client did not read its response in time (write timeout)");
+    } else if matches!(
         e.kind(),
         io::ErrorKind::ConnectionReset
             | io::ErrorKind::BrokenPipe
@@ -616,17 +663,17 @@ pub fn route(method: &str, path: &str, delay: Duration) -> Response {
             "Hello from the threads server. Routes: GET /, GET /user/{id}, GET /data, GET /slow\n",
         ),
         "/data" => {
-            thread::sleep(delay * 2);
+            simulated_query(delay * 2);
             json_response(200, &sample_data())
         }
         "/slow" => {
-            thread::sleep(delay * 10);
+            simulated_query(delay * 10);
             text_response(200, "This was a slow response.\n")
         }
         _ => match path.strip_prefix("/user/") {
             Some(id) if !id.is_empty() && !id.contains('/') => match id.parse::<u64>() {
                 Ok(id) => {
-                    thread::sleep(delay);
+                    simulated_query(delay);
                     json_response(200, &User::new(id))
                 }
                 Err(_) => json_response(
@@ -637,6 +684,13 @@ pub fn route(method: &str, path: &str, delay: Duration) -> Response {
             _ => json_response(404, &json!({ "error": "Not Found", "path": path })),
         },
     }
+}
+
+/// The simulated database query: blocks this worker for `delay`. Unlike tokio's timer, std's
+/// `thread::sleep` returns at once for a zero duration, without a system call, so `--delay-ms 0`
+/// costs nothing here (the async twin has to skip its `sleep` for that).
+fn simulated_query(delay: Duration) {
+    thread::sleep(delay);
 }
 
 /// `/user/{id}`'s body. A typed struct, not `json!`: serde writes it straight to bytes, with no
@@ -724,8 +778,14 @@ fn reason(status: u16) -> &'static str {
     }
 }
 
-/// Writes `response` as HTTP/1.1 in one `write_all` (one system call for a small response).
-fn write_response(stream: &mut TcpStream, response: &Response, keep_alive: bool) -> io::Result<()> {
+/// Writes `response` as HTTP/1.1 in one `write_all_by` (one system call for a small response),
+/// within `timeout`.
+fn write_response(
+    stream: &mut TcpStream,
+    response: &Response,
+    keep_alive: bool,
+    timeout: Duration,
+) -> io::Result<()> {
     let allow = if response.status == 405 {
         "allow: GET\r\n"
     } else {
@@ -740,7 +800,58 @@ fn write_response(stream: &mut TcpStream, response: &Response, keep_alive: bool)
         if keep_alive { "keep-alive" } else { "close" },
         response.body
     );
-    stream.write_all(bytes.as_bytes())
+    write_all_by(stream, bytes.as_bytes(), timeout)
+}
+
+/// The error a write fails with when the client has not taken the bytes in time; a type of its
+/// own, so the server can tell it from any other `TimedOut` the OS may report.
+#[derive(Debug)]
+struct WriteTimedOut;
+
+impl std::fmt::Display for WriteTimedOut {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the client did not read the response within the write timeout")
+    }
+}
+
+impl std::error::Error for WriteTimedOut {}
+
+fn is_write_timeout(e: &io::Error) -> bool {
+    e.get_ref().is_some_and(|inner| inner.is::<WriteTimedOut>())
+}
+
+/// `write_all` with a deadline for the whole of `bytes`. A client that pipelines requests and never
+/// reads fills the socket buffers, and then a plain `write_all` blocks its worker for ever: one
+/// such client per worker stops the server. `set_write_timeout` bounds each `write` call; setting
+/// it to what is left of the deadline before each call bounds the whole response, so a client
+/// that takes a byte now and then cannot stretch it either.
+fn write_all_by(stream: &mut TcpStream, mut bytes: &[u8], timeout: Duration) -> io::Result<()> {
+    let deadline = Instant::now() + timeout;
+    let timed_out = || io::Error::new(io::ErrorKind::TimedOut, WriteTimedOut);
+    while !bytes.is_empty() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(timed_out());
+        }
+        stream.set_write_timeout(Some(left))?;
+        match stream.write(bytes) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => bytes = &bytes[n..],
+            // The timeout passed with the send buffer still full: WouldBlock on Unix, TimedOut on
+            // Windows.
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                return Err(timed_out());
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -820,6 +931,7 @@ mod tests {
             threads: 4,
             max_connections: 100,
             header_timeout: Duration::from_secs(5),
+            write_timeout: Duration::from_secs(5),
             grace_period: Duration::from_secs(5),
         }
     }
@@ -967,6 +1079,128 @@ mod tests {
         let response = raw_exchange(server.addr, GET_ROOT).expect("an answer");
         assert!(response.starts_with("HTTP/1.1 200"), "{response}");
         assert_eq!(server.stats.snapshot().errors, 0);
+    }
+
+    /// A client that pipelines `GET /` and never reads an answer. A writer thread sends up to
+    /// 100,000 requests (3 MB), far more than the socket buffers hold once the server's answers
+    /// pile up unread, and stops when the server drops the connection. The returned stream is the
+    /// unread end: keeping it open keeps the client there.
+    fn never_reading_client(addr: SocketAddr) -> TcpStream {
+        let stream = TcpStream::connect(addr).expect("connect");
+        let mut write = stream.try_clone().expect("clone");
+        thread::spawn(move || {
+            let batch = b"GET / HTTP/1.1\r\nHost: test\r\n\r\n".repeat(100);
+            for _ in 0..1000 {
+                if write.write_all(&batch).is_err() {
+                    break;
+                }
+            }
+        });
+        stream
+    }
+
+    #[test]
+    fn a_client_that_never_reads_is_dropped_after_the_write_timeout_and_frees_its_worker() {
+        let write_timeout = Duration::from_millis(300);
+        // One worker and one connection slot, as the async twin's test has one slot: the second
+        // client is not even accepted while the first holds them (so it cannot be served by the
+        // keep-alive hand-over either).
+        let server = start(Config {
+            threads: 1,
+            max_connections: 1,
+            write_timeout,
+            ..config()
+        });
+        let _unread = never_reading_client(server.addr);
+        wait_until(
+            &server.stats,
+            "requests of the client that never reads",
+            |s| s.requests > 0,
+        );
+        // The only worker ends up blocked writing to a client that does not read. A second
+        // client is served once the write timeout frees it; without it, never (the test's
+        // client gives up after 10 s).
+        let (response, took) = time(|| raw_exchange(server.addr, GET_ROOT));
+        let response = response.expect("an answer: the worker was freed");
+        assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+        assert!(took < Duration::from_secs(5), "{took:?}");
+        let stats = server.stats.snapshot();
+        assert_eq!((stats.write_timeouts, stats.errors), (1, 0), "{stats:?}");
+    }
+
+    #[test]
+    fn a_client_that_half_closes_after_its_request_still_gets_the_answer() {
+        let server = start(config());
+        let mut stream = send_only(server.addr, b"GET /user/1 HTTP/1.1\r\nHost: test\r\n\r\n");
+        // `shutdown(SHUT_WR)`: "no more requests", as `nc -N` sends.
+        stream.shutdown(Shutdown::Write).expect("half-close");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("set timeout");
+        let mut response = String::new();
+        stream.read_to_string(&mut response).expect("an answer");
+        assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+        assert!(response.contains("user1@example.com"), "{response}");
+    }
+
+    #[test]
+    fn a_conflicting_or_invalid_content_length_gets_400() {
+        let server = start(config());
+        for lengths in BAD_CONTENT_LENGTHS {
+            let request = format!("GET / HTTP/1.1\r\nHost: test\r\n{lengths}\r\n\r\nhello!");
+            let response = raw_exchange(server.addr, request.as_bytes()).expect("an answer");
+            assert!(
+                response.starts_with("HTTP/1.1 400"),
+                "{lengths:?}: {response}"
+            );
+        }
+        let stats = server.stats.snapshot();
+        assert_eq!(stats.requests, 0, "none reached a route: {stats:?}");
+        assert_eq!(stats.bad_requests, BAD_CONTENT_LENGTHS.len() as u64);
+        // A single valid length still passes (the body is not read: the connection closes).
+        let response = raw_exchange(
+            server.addr,
+            b"GET / HTTP/1.1\r\nHost: test\r\nContent-Length: 6, 6\r\n\r\nhello!",
+        )
+        .expect("an answer");
+        assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    }
+
+    /// As in the async twin's test of the same name.
+    const BAD_CONTENT_LENGTHS: [&str; 5] = [
+        "Content-Length: 5\r\nContent-Length: 6",
+        "Content-Length: 5, 6",
+        "Content-Length: abc",
+        "Content-Length: -1",
+        "Content-Length: +5",
+    ];
+
+    #[test]
+    fn silent_connections_hold_a_worker_each_so_a_get_waits_for_the_header_timeout() {
+        // The threads model's real cost. A fresh connection keeps its worker until its first
+        // head arrives or the header timeout passes (it cannot give the worker up: its client
+        // has not been answered yet). With 2 workers, 2 clients that connect and say nothing
+        // stall everyone else for the whole header timeout. The async twin's test of the same
+        // name answers at once.
+        let header_timeout = Duration::from_millis(1500);
+        let server = start(Config {
+            threads: 2,
+            header_timeout,
+            ..config()
+        });
+        let _silent = [
+            TcpStream::connect(server.addr).expect("connect"),
+            TcpStream::connect(server.addr).expect("connect"),
+        ];
+        wait_until(&server.stats, "two silent connections", |s| {
+            s.live_connections == 2
+        });
+        let (response, took) = time(|| raw_exchange(server.addr, GET_ROOT));
+        let response = response.expect("an answer");
+        assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+        println!("two silent connections on 2 workers: GET / answered in {took:?}");
+        assert!(took >= header_timeout / 2, "{took:?}");
+        assert!(took < header_timeout + Duration::from_secs(3), "{took:?}");
     }
 
     #[test]
