@@ -1,5 +1,6 @@
 //! What no lesson is about, shared by every example so that the examples can be about their lesson.
 //!
+//! - [`cli`]: [`parse_args`](cli::parse_args), clap with the house rules (`--help`; a bad flag is one line, exit 2).
 //! - [`logging`]: one call that makes every line show the time since start, the thread and the level;
 //!   [`out!`], a `println!` that ends the program quietly when stdout is closed (`| head`).
 //! - [`timing`]: measure a closure or a future, and print a measured figure beside its ideal.
@@ -11,6 +12,7 @@
 //! - [`timeline`]: record which job ran on which thread from when to when, and draw it as the chapter's lanes.
 
 pub mod children;
+pub mod cli;
 pub mod http_server;
 pub mod logging;
 pub mod process;
@@ -18,5 +20,6 @@ pub mod script;
 pub mod timeline;
 pub mod timing;
 
+pub use cli::parse_args;
 pub use logging::init_logging;
 pub use timing::{Comparison, fmt_duration, time, time_async};

@@ -21,7 +21,7 @@
 //!
 //! Where the commands come from:
 //! - typed on stdin when stdin is a **terminal** (`p`, `r`, `q` + Enter; Ctrl-D ends input),
-//!   read by a plain thread (see `read_commands` for why not `tokio::io::stdin`);
+//!   read by a plain thread (see `main` for why not `tokio::io::stdin`);
 //! - otherwise from `--commands` (default `pause@250ms,resume@850ms`): times count from the start.
 //!   `--commands` given on a terminal wins over typing.
 //!
@@ -33,25 +33,30 @@
 //!
 //! Run: `cargo run -p examples-async --bin 04_pause_resume < /dev/null` (the default script, about
 //! 2 s). Flags: `--commands "pause@250ms,resume@850ms,quit@1200ms"` (`pause`/`resume`/`quit`, or
-//! `p`/`r`/`q`, each `@` a time like `300ms` or `2s`, in order); `--chunk-ms N` (default 100 with a
-//! script, 300 when typing). In a terminal without `--commands`, type the commands yourself.
+//! `p`/`r`/`q`, each `@` a time like `300ms` or `2s`, in order, at most `3600s`); `--chunk-ms N`
+//! (default 100 with a script, 300 when typing). In a terminal without `--commands`, type the
+//! commands yourself.
 //!
 //! The output will look similar to this:
 //!
 //! ```text
 //!   0.000s  INFO [main] commands from the script: pause@250ms,resume@850ms
-//!   0.100s  INFO [main] users.csv: chunk 1/3 done
-//!   0.200s  INFO [main] users.csv: chunk 2/3 done
-//!   0.250s  INFO [main] command: pause
-//!   0.300s  INFO [main] users.csv: chunk 3/3 done
-//!   0.300s  INFO [main] users.csv: done
-//!   0.300s  INFO [main] paused before chunk 1 of orders.csv: waiting for resume (no polling)
-//!   0.850s  INFO [main] command: resume
-//!   0.850s  INFO [main] resumed after standing still 550 ms
+//!   0.106s  INFO [main] users.csv: chunk 1/3 done
+//!   0.210s  INFO [main] users.csv: chunk 2/3 done
+//!   0.252s  INFO [main] command: pause
+//!   0.311s  INFO [main] users.csv: chunk 3/3 done
+//!   0.311s  INFO [main] users.csv: done
+//!   0.311s  INFO [main] paused before chunk 1 of orders.csv: waiting for resume (no polling)
+//!   0.851s  INFO [main] command: resume
+//!   0.851s  INFO [main] end of input: no more commands, the job runs to the end
+//!   0.852s  INFO [main] resumed after standing still 540 ms
+//!   0.952s  INFO [main] orders.csv: chunk 1/3 done
 //!   ...
+//!
+//! Summary
 //!   chunks processed: 15/15 (5 files x 3 chunks of 100 ms)
-//!   pauses: 1, stood still 550 ms: 300 ms -> 850 ms
-//!   finished in 2050 ms | ideal 2050 ms (1500 ms of work + 550 ms stood still)
+//!   pauses: 1, stood still 540 ms: 311 ms -> 851 ms
+//!   finished in 2085 ms | ideal 2040 ms (1500 ms of work + 540 ms stood still)
 //! ```
 
 use std::io::IsTerminal;
@@ -59,7 +64,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use common::script::{Command, Script, parse_script, read_commands};
-use common::{fmt_duration, init_logging, out};
+use common::{fmt_duration, init_logging, out, parse_args};
 use tokio::sync::{mpsc, watch};
 use tokio::time::{Instant, sleep, sleep_until};
 use tokio_util::sync::CancellationToken;
@@ -216,7 +221,7 @@ async fn run_job(
 // One thread: the job, its controller and the script player are tasks on `main`.
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
-    let args = Args::parse();
+    let args: Args = parse_args();
     init_logging();
 
     let interactive = args.commands.is_none() && std::io::stdin().is_terminal();

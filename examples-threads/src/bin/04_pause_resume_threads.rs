@@ -32,26 +32,31 @@
 //! `src/python/asynchrony/pause_resume.py`, `src/js/asynchrony/04_pause_resume.js`.
 //!
 //! Run: `cargo run -p examples-threads --bin 04_pause_resume_threads < /dev/null` (the default
-//! script, about 2 s). Flags: `--commands "pause@250ms,resume@850ms,quit@1200ms"` (`pause`/`resume`/
-//! `quit`, or `p`/`r`/`q`, each `@` a time like `300ms` or `2s`, in order); `--chunk-ms N` (default
-//! 100 with a script, 300 when typing). In a terminal without `--commands`, type the commands yourself.
+//! script, about 2 s). Flags: `--commands "pause@250ms,resume@850ms,quit@1200ms"`
+//! (`pause`/`resume`/ `quit`, or `p`/`r`/`q`, each `@` a time like `300ms` or `2s`, in order, at
+//! most `3600s`); `--chunk-ms N` (default 100 with a script, 300 when typing). In a terminal
+//! without `--commands`, type the commands yourself.
 //!
 //! The output will look similar to this:
 //!
 //! ```text
 //!   0.000s  INFO [main] commands from the script: pause@250ms,resume@850ms
-//!   0.100s  INFO [worker] users.csv: chunk 1/3 done
-//!   0.200s  INFO [worker] users.csv: chunk 2/3 done
-//!   0.250s  INFO [controller] command: pause
-//!   0.300s  INFO [worker] users.csv: chunk 3/3 done
-//!   0.300s  INFO [worker] users.csv: done
-//!   0.300s  INFO [worker] paused before chunk 1 of orders.csv: asleep on the condvar (no spinning)
-//!   0.850s  INFO [controller] command: resume
-//!   0.850s  INFO [worker] resumed after standing still 550 ms
+//!   0.103s  INFO [worker] users.csv: chunk 1/3 done
+//!   0.203s  INFO [worker] users.csv: chunk 2/3 done
+//!   0.251s  INFO [controller] command: pause
+//!   0.304s  INFO [worker] users.csv: chunk 3/3 done
+//!   0.304s  INFO [worker] users.csv: done
+//!   0.304s  INFO [worker] paused before chunk 1 of orders.csv: asleep on the condvar (no spinning)
+//!   0.851s  INFO [controller] command: resume
+//!   0.851s  INFO [controller] end of input: no more commands, the job runs to the end
+//!   0.851s  INFO [worker] resumed after standing still 547 ms
+//!   0.951s  INFO [worker] orders.csv: chunk 1/3 done
 //!   ...
+//!
+//! Summary
 //!   chunks processed: 15/15 (5 files x 3 chunks of 100 ms)
-//!   pauses: 1, stood still 550 ms: 300 ms -> 850 ms
-//!   finished in 2050 ms | ideal 2050 ms (1500 ms of work + 550 ms stood still)
+//!   pauses: 1, stood still 547 ms: 303 ms -> 850 ms
+//!   finished in 2053 ms | ideal 2047 ms (1500 ms of work + 547 ms stood still)
 //! ```
 
 use std::io::IsTerminal;
@@ -62,7 +67,7 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use common::script::{Command, Script, parse_script, read_commands};
-use common::{fmt_duration, init_logging, out};
+use common::{fmt_duration, init_logging, out, parse_args};
 use tracing::{info, warn};
 
 const FILES: [&str; 5] = [
@@ -220,7 +225,7 @@ fn run_job(
 }
 
 fn main() -> anyhow::Result<()> {
-    let args = Args::parse();
+    let args: Args = parse_args();
     init_logging();
 
     let interactive = args.commands.is_none() && std::io::stdin().is_terminal();
