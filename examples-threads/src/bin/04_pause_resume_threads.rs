@@ -33,7 +33,7 @@
 //!
 //! Run: `cargo run -p examples-threads --bin 04_pause_resume_threads < /dev/null` (the default
 //! script, about 2 s). Flags: `--commands "pause@250ms,resume@850ms,quit@1200ms"`
-//! (`pause`/`resume`/ `quit`, or `p`/`r`/`q`, each `@` a time like `300ms` or `2s`, in order, at
+//! (`pause`/`resume`/`quit`, or `p`/`r`/`q`, each `@` a time like `300ms` or `2s`, in order, at
 //! most `3600s`); `--chunk-ms N` (default 100 with a script, 300 when typing). In a terminal
 //! without `--commands`, type the commands yourself.
 //!
