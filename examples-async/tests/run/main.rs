@@ -6,6 +6,7 @@
 //! has no `CARGO_BIN_EXE_<name>` here, so a new example cannot be forgotten.
 
 mod basic_01;
+mod cli;
 mod control_04_05;
 mod distributed_14;
 mod fetch_09;
