@@ -18,20 +18,15 @@ use common::cli::{binaries, binary_beside, convention_breaches};
 fn every_binary_answers_help_a_bad_flag_and_a_closed_stdout() {
     let names = binaries(Path::new(env!("CARGO_MANIFEST_DIR")));
     assert!(names.len() >= 10, "src/bin lists {names:?}");
-    // One thread per binary: each runs three short processes, mostly waiting on them.
-    let breaches: Vec<String> = std::thread::scope(|scope| {
-        let checks: Vec<_> = names
-            .iter()
-            .map(|name| {
-                let program = binary_beside(env!("CARGO_BIN_EXE_04_pause_resume_threads"), name);
-                scope.spawn(move || convention_breaches(&program, env!("CARGO_PKG_DESCRIPTION")))
-            })
-            .collect();
-        checks
-            .into_iter()
-            .flat_map(|check| check.join().expect("a check does not panic"))
-            .collect()
-    });
+    // One binary at a time: this test shares a 2-core machine with the timing tests of this crate,
+    // and a burst of parallel runs would be what makes them miss their bounds.
+    let breaches: Vec<String> = names
+        .iter()
+        .flat_map(|name| {
+            let program = binary_beside(env!("CARGO_BIN_EXE_04_pause_resume_threads"), name);
+            convention_breaches(&program, env!("CARGO_PKG_DESCRIPTION"))
+        })
+        .collect();
     assert!(
         breaches.is_empty(),
         "{} breach(es) of the command-line rules:\n{}",
