@@ -145,7 +145,7 @@ pub fn convention_breaches(program: &Path, crate_description: &str) -> Vec<Strin
         || !closed.stderr.trim().is_empty()
     {
         breaches.push(format!(
-            "{name} | head -1: status {:?} (should be 0), stderr {:?}",
+            "{name} | head -1: status {:?} and stderr {:?} (should be status 0, nothing on stderr)",
             closed.status,
             closed.stderr.lines().take(3).collect::<Vec<_>>()
         ));
