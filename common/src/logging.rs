@@ -7,10 +7,24 @@
 //! per thread).
 //!
 //! `RUST_LOG` is honoured (`RUST_LOG=debug cargo run ...`); the default level is `info`.
-//! Lines go through `print!`, so the test harness captures them: a test may call [`init_logging`] too and
-//! its output shows only when it fails.
+//!
+//! ## A closed stdout ends the program quietly
+//!
+//! `print!`/`println!` panic when stdout is gone ("failed printing to stdout: Broken pipe"): that is
+//! what `cargo run ... | head -2` does once `head` has its two lines. Rust ignores `SIGPIPE`, so the
+//! write fails with `EPIPE` instead of the kernel ending the process as it would a C program. Every line
+//! here (log lines from [`init_logging`], summary lines through [`out!`](crate::out)) is written with
+//! [`write_stdout`], which ends the process on a broken pipe with **status 0** and no message: the
+//! reader asked for no more output and got what it wanted, so it is not a failure, and a shell with
+//! `set -o pipefail` does not call it one (ripgrep makes the same choice; the other convention, 141 =
+//! 128 + SIGPIPE, reports a "kill" that did not happen and fails such pipelines). Any other write
+//! error (a full disk) is one line on stderr and status 1.
+//!
+//! Tests that want their log lines captured by the test harness call [`init_test_logging`] (it
+//! writes with `print!`, which libtest captures; a test's stdout is never closed).
 
 use std::fmt;
+use std::io::{self, Write};
 use std::sync::OnceLock;
 use std::time::Instant;
 
@@ -75,11 +89,26 @@ fn format_since_start(elapsed: std::time::Duration) -> String {
     format!("{:>7.3}s", elapsed.as_secs_f64())
 }
 
-/// Sets up `tracing` for an example or a test. Safe to call more than once: later calls do nothing.
+/// Sets up `tracing` for an example: lines go to stdout through [`write_stdout`], so a closed stdout
+/// ends the program quietly (see the module docs). Safe to call more than once: later calls do
+/// nothing.
 ///
 /// Wall-clock time is shown even on tokio's paused clock (tests), where it stays near zero: the
 /// examples print their measured durations separately, from the clock their lesson runs on.
 pub fn init_logging() {
+    init_with(|| QuietStdout);
+}
+
+/// Sets up `tracing` for a test: the same lines, written with `print!` so that the test harness
+/// captures them (they show only when the test fails). Safe to call more than once.
+pub fn init_test_logging() {
+    init_with(tracing_subscriber::fmt::TestWriter::new);
+}
+
+fn init_with<W>(writer: W)
+where
+    W: for<'a> tracing_subscriber::fmt::MakeWriter<'a> + Send + Sync + 'static,
+{
     start_instant();
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     // `try_init` fails only when a subscriber is already set (a second call, or a second test in the
@@ -87,8 +116,77 @@ pub fn init_logging() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .event_format(LineFormat)
-        .with_writer(tracing_subscriber::fmt::TestWriter::new())
+        .with_writer(writer)
         .try_init();
+}
+
+/// The log writer of [`init_logging`]: each formatted line goes out whole through [`write_stdout`].
+#[derive(Debug, Clone, Copy, Default)]
+struct QuietStdout;
+
+impl Write for QuietStdout {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        write_stdout_bytes(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Writes `text` to stdout, whole, under stdout's lock (so lines from several threads never mix).
+/// If stdout is closed (`| head`), ends the process with status 0 and no message; on any other
+/// write error, prints one line on stderr and ends it with status 1. Never panics.
+///
+/// The examples print their summaries with [`out!`](crate::out), which calls this.
+pub fn write_stdout(text: fmt::Arguments<'_>) {
+    match text.as_str() {
+        Some(literal) => write_stdout_bytes(literal.as_bytes()),
+        None => write_stdout_bytes(text.to_string().as_bytes()),
+    }
+}
+
+fn write_stdout_bytes(bytes: &[u8]) {
+    let result = {
+        let mut stdout = io::stdout().lock();
+        // `LineWriter` (stdout's buffer) flushes at the newline; the explicit flush also sends a
+        // line without one (a progress bar, a prompt), so the error shows up here and now.
+        stdout.write_all(bytes).and_then(|()| stdout.flush())
+        // The lock is released here, before any exit below.
+    };
+    if let Err(error) = result {
+        std::process::exit(exit_status_for(&error));
+    }
+}
+
+/// The status a program ends with when stdout fails with `error`: 0 for a reader that went away,
+/// 1 (after one line on stderr) for anything else.
+fn exit_status_for(error: &io::Error) -> i32 {
+    if error.kind() == io::ErrorKind::BrokenPipe {
+        0
+    } else {
+        // `let _`: if stderr is gone too, there is no one left to tell.
+        let _ = writeln!(io::stderr(), "error: cannot write to stdout: {error}");
+        1
+    }
+}
+
+/// `println!` that ends the program quietly when stdout is closed (`| head`) instead of panicking.
+///
+/// ```
+/// common::out!("Summary");
+/// common::out!("  took {} ms", 250);
+/// common::out!();
+/// ```
+#[macro_export]
+macro_rules! out {
+    () => {
+        $crate::logging::write_stdout(format_args!("\n"))
+    };
+    ($($arg:tt)*) => {
+        $crate::logging::write_stdout(format_args!("{}\n", format_args!($($arg)*)))
+    };
 }
 
 #[cfg(test)]
@@ -107,9 +205,53 @@ mod tests {
     }
 
     #[test]
+    fn a_closed_pipe_exits_0_quietly_and_other_errors_exit_1() {
+        assert_eq!(
+            exit_status_for(&io::Error::from(io::ErrorKind::BrokenPipe)),
+            0
+        );
+        assert_eq!(exit_status_for(&io::Error::other("disk full")), 1);
+    }
+
+    /// Set in the child that [`a_program_whose_stdout_is_closed_ends_quietly_with_status_0`] starts.
+    const CHILD: &str = "COMMON_LOGGING_CLOSED_STDOUT_CHILD";
+
+    /// Not a test of its own: the body of the child process below (it returns at once otherwise).
+    #[test]
+    fn writes_lines_until_stdout_is_closed() {
+        if std::env::var_os(CHILD).is_none() {
+            return;
+        }
+        init_logging();
+        crate::out!("first line");
+        loop {
+            tracing::info!("a log line");
+            crate::out!("a summary line");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    #[test]
+    fn a_program_whose_stdout_is_closed_ends_quietly_with_status_0() {
+        // This test binary, run again with only the writer above: it writes until the pipe breaks.
+        let mut child = std::process::Command::new(std::env::current_exe().expect("own path"));
+        child
+            .args([
+                "--exact",
+                "logging::tests::writes_lines_until_stdout_is_closed",
+            ])
+            .args(["--nocapture", "--test-threads=1"])
+            .env(CHILD, "1");
+        let run = crate::process::run_closing_stdout_after(child, "first line");
+        assert_eq!(run.code(), Some(0), "{run:?}");
+        run.assert_no_panic();
+        assert!(run.stderr.trim().is_empty(), "nothing on stderr: {run:?}");
+    }
+
+    #[test]
     fn init_twice_is_harmless_and_logging_works_in_tests() {
-        init_logging();
-        init_logging();
+        init_test_logging();
+        init_test_logging();
         tracing::info!("logged from a test");
         assert!(tracing::enabled!(tracing::Level::INFO) || std::env::var("RUST_LOG").is_ok());
     }

@@ -157,6 +157,59 @@ pub fn run_with_deadline(mut cmd: Command, deadline: Duration) -> Run {
     }
 }
 
+/// Runs `cmd` as `cmd | head` would: reads stdout up to the first line that contains `marker`, then
+/// closes the pipe, so every later write of the program fails with a broken pipe. Returns how it
+/// ended (`stdout` holds what was read before closing; `stderr` all of it); killed after
+/// [`RUN_TEST_DEADLINE`]. A program that does not print `marker` fails at its exit or deadline.
+pub fn run_closing_stdout_after(mut cmd: Command, marker: &str) -> Run {
+    use std::io::BufRead;
+
+    let program = format!("{:?}", cmd.get_program());
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let start = Instant::now();
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {program}: {e}"));
+    let stderr = drain(&mut child, false);
+    let mut lines = std::io::BufReader::new(child.stdout.take().expect("stdout was piped above"));
+    let mut stdout = String::new();
+    loop {
+        let mut line = String::new();
+        match lines.read_line(&mut line) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {
+                stdout.push_str(&line);
+                if line.contains(marker) {
+                    break;
+                }
+            }
+        }
+    }
+    // The reader goes away, as `head` does once it has its lines.
+    drop(lines);
+    let status = match child.wait_timeout(RUN_TEST_DEADLINE) {
+        Ok(Some(status)) => Some(status),
+        Ok(None) | Err(_) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            None
+        }
+    };
+    let elapsed = start.elapsed();
+    let stderr = stderr
+        .recv_timeout(Duration::from_secs(2))
+        .unwrap_or_default();
+    Run {
+        program,
+        status,
+        stdout,
+        stderr,
+        elapsed,
+    }
+}
+
 fn drain(child: &mut Child, stdout: bool) -> mpsc::Receiver<String> {
     let mut pipe: Box<dyn Read + Send> = if stdout {
         Box::new(child.stdout.take().expect("stdout was piped above"))

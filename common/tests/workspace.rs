@@ -1,7 +1,14 @@
 //! Keeps the binaries, their run tests and the README in step, so that none can be forgotten:
 //!
 //! - every binary under `examples-*/src/bin` (a `name.rs` file or a `name/main.rs` folder) has a run
-//!   test in its crate's `tests/` (one that names `CARGO_BIN_EXE_<name>`);
+//!   test in its crate's `tests/`: a `#[test]` fn that runs it (`run_example(env!("CARGO_BIN_EXE_<name>")`,
+//!   or a `const` holding that path, or `Command::new` of it handed to a run helper);
+//! - every async example has its `_threads` twin and every threads example its async original,
+//!   except those listed in [`ASYNC_ONLY`] with the reason;
+//! - every binary has a `#[cfg(test)] mod tests` (in its file, or in a file of its folder);
+//! - both example crates run the command-line rules on every binary (`tests/run/cli.rs`, which calls
+//!   `common::cli::convention_breaches`; it lives there because only a package's own tests are sure
+//!   to find its binaries built);
 //! - every binary has a README row that links to it;
 //! - every link in the README to a file of the workspace points at something that exists.
 
@@ -9,6 +16,12 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 const EXAMPLE_CRATES: [&str; 2] = ["examples-async", "examples-threads"];
+
+/// Async examples without a `_threads` twin, and why.
+const ASYNC_ONLY: [(&str, &str); 1] = [(
+    "00_async_vs_threads",
+    "it runs tasks and threads side by side in one binary: it is its own twin",
+)];
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -36,6 +49,23 @@ fn binaries(krate: &str) -> Vec<(String, String)> {
     }
     bins.sort();
     bins
+}
+
+/// The Rust files below `dir`.
+fn rust_files_below(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let Ok(entries) = fs::read_dir(dir) else {
+        return files;
+    };
+    for entry in entries {
+        let path = entry.expect("readable directory entry").path();
+        if path.is_dir() {
+            files.extend(rust_files_below(&path));
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            files.push(path);
+        }
+    }
+    files
 }
 
 /// All Rust sources below `dir`, concatenated.
@@ -70,21 +100,214 @@ fn relative_links(markdown: &str) -> Vec<String> {
         .collect()
 }
 
+/// The bodies of the `#[test]` fns in `source`, whitespace removed (so a call split over lines
+/// still reads `run_example(env!("CARGO_BIN_EXE_x")`), with `const NAME: &str = env!(...)` names
+/// replaced by the `env!(...)` they stand for.
+fn test_bodies(source: &str) -> Vec<String> {
+    let squeeze = |text: &str| text.split_whitespace().collect::<String>();
+    // `const BIN: &str = env!("CARGO_BIN_EXE_13_async_server");` -> ("BIN", "env!(...)").
+    let consts: Vec<(String, String)> = source
+        .lines()
+        .filter_map(|line| {
+            let rest = line.trim().strip_prefix("const ")?;
+            let (name, value) = rest.split_once(": &str =")?;
+            let value = value.trim().strip_suffix(';')?;
+            value
+                .starts_with("env!(\"CARGO_BIN_EXE_")
+                .then(|| (name.trim().to_string(), squeeze(value)))
+        })
+        .collect();
+    let mut bodies = Vec::new();
+    for (at, _) in source.match_indices("#[test]") {
+        let Some(open) = source[at..].find('{').map(|i| at + i) else {
+            continue;
+        };
+        let body = &source[open..block_end(source, open)];
+        let mut body = squeeze(body);
+        for (name, value) in &consts {
+            for call in ["run_example(", "Command::new("] {
+                body = body.replace(&format!("{call}{name},"), &format!("{call}{value},"));
+                body = body.replace(&format!("{call}{name})"), &format!("{call}{value})"));
+            }
+        }
+        bodies.push(body);
+    }
+    bodies
+}
+
+/// The index just past the `}` that closes the `{` at `open`, skipping braces inside string
+/// literals (`"{name}"`), char literals and line comments.
+fn block_end(source: &str, open: usize) -> usize {
+    let bytes = source.as_bytes();
+    let (mut depth, mut i, mut in_string) = (0usize, open, false);
+    while i < bytes.len() {
+        match (in_string, bytes[i]) {
+            (true, b'\\') => i += 1,
+            (true, b'"') => in_string = false,
+            (false, b'"') => in_string = true,
+            (false, b'\'') if bytes.get(i + 2) == Some(&b'\'') => i += 2,
+            // A line comment may hold an unpaired quote: skip to its end.
+            (false, b'/') if bytes.get(i + 1) == Some(&b'/') => {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            (false, b'{') => depth += 1,
+            (false, b'}') => {
+                depth -= 1;
+                if depth == 0 {
+                    return i + 1;
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    bytes.len()
+}
+
+/// Does some test body run binary `name`: hand its path to `run_example`, or build a `Command` of
+/// it and pass that to a run helper?
+fn runs_binary(bodies: &[String], name: &str) -> bool {
+    let path = format!("env!(\"CARGO_BIN_EXE_{name}\")");
+    bodies.iter().any(|body| {
+        body.contains(&format!("run_example({path}"))
+            || (body.contains(&format!("Command::new({path})"))
+                && ["run_with_deadline(", "run_closing_stdout_after("]
+                    .iter()
+                    .any(|helper| body.contains(helper)))
+    })
+}
+
 #[test]
 fn every_binary_has_a_run_test() {
     let mut missing = Vec::new();
     for krate in EXAMPLE_CRATES {
-        let tests = sources_below(&root().join(krate).join("tests"));
+        // File by file: each may name its own `const BIN`.
+        let bodies: Vec<String> = rust_files_below(&root().join(krate).join("tests"))
+            .iter()
+            .flat_map(|file| test_bodies(&fs::read_to_string(file).expect("readable source")))
+            .collect();
         for (name, _) in binaries(krate) {
-            if !tests.contains(&format!("CARGO_BIN_EXE_{name}\")")) {
+            if !runs_binary(&bodies, &name) {
                 missing.push(format!("{krate}: {name}"));
             }
         }
     }
     assert!(
         missing.is_empty(),
-        "binaries without a run test in their crate's tests/: {missing:?}"
+        "binaries that no #[test] in their crate's tests/ runs (run_example(env!(\"CARGO_BIN_EXE_<name>\"), ...)): {missing:?}"
     );
+}
+
+#[test]
+fn the_run_test_check_wants_a_run_not_a_mention() {
+    let source = r#"
+        const BIN: &str = env!("CARGO_BIN_EXE_13_server");
+
+        #[test]
+        fn runs_it() {
+            let run = run_example(
+                env!("CARGO_BIN_EXE_01_basic"),
+                &[],
+            );
+            assert!(run.stdout.contains("{ not a brace that counts"));
+        }
+
+        #[test]
+        fn runs_it_through_a_const() {
+            run_example(BIN, &["--help"]);
+        }
+
+        #[test]
+        fn only_mentions_it() {
+            // CARGO_BIN_EXE_02_tasks")
+            let path = env!("CARGO_BIN_EXE_02_tasks");
+        }
+
+        fn not_a_test() {
+            run_example(env!("CARGO_BIN_EXE_03_results"), &[]);
+        }
+    "#;
+    let bodies = test_bodies(source);
+    assert_eq!(bodies.len(), 3, "{bodies:?}");
+    assert!(runs_binary(&bodies, "01_basic"));
+    assert!(runs_binary(&bodies, "13_server"));
+    assert!(!runs_binary(&bodies, "02_tasks"));
+    assert!(!runs_binary(&bodies, "03_results"));
+}
+
+#[test]
+fn every_async_example_has_its_threads_twin() {
+    let names = |krate| -> Vec<String> { binaries(krate).into_iter().map(|(n, _)| n).collect() };
+    let (async_bins, threads_bins) = (names("examples-async"), names("examples-threads"));
+    let mut problems = Vec::new();
+    for name in &async_bins {
+        let twin = format!("{name}_threads");
+        let async_only = ASYNC_ONLY.iter().any(|(n, _)| n == name);
+        if !async_only && !threads_bins.contains(&twin) {
+            problems.push(format!("{name} has no examples-threads/src/bin/{twin}"));
+        }
+        if async_only && threads_bins.contains(&twin) {
+            problems.push(format!("{name} is listed as async-only but has a twin"));
+        }
+    }
+    for name in &threads_bins {
+        let original = name.strip_suffix("_threads");
+        if !original.is_some_and(|o| async_bins.iter().any(|a| a == o)) {
+            problems.push(format!(
+                "{name} has no async original (or lacks the _threads suffix)"
+            ));
+        }
+    }
+    for (name, reason) in ASYNC_ONLY {
+        assert!(
+            !reason.is_empty() && async_bins.iter().any(|a| a == name),
+            "{name}"
+        );
+    }
+    assert!(problems.is_empty(), "{problems:?}");
+}
+
+#[test]
+fn every_binary_has_a_mod_tests() {
+    let mut missing = Vec::new();
+    for krate in EXAMPLE_CRATES {
+        for (name, path) in binaries(krate) {
+            let path = root().join(path);
+            let source = if path.ends_with("main.rs") {
+                sources_below(path.parent().expect("a bin folder"))
+            } else {
+                fs::read_to_string(&path).expect("readable source")
+            };
+            if !source.contains("#[cfg(test)]") || !source.contains("mod tests") {
+                missing.push(format!("{krate}: {name}"));
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "binaries without a #[cfg(test)] mod tests: {missing:?}"
+    );
+}
+
+#[test]
+fn both_example_crates_check_the_command_line_rules_on_every_binary() {
+    for krate in EXAMPLE_CRATES {
+        let run = root().join(krate).join("tests/run");
+        let main = fs::read_to_string(run.join("main.rs")).expect("tests/run/main.rs");
+        let cli = fs::read_to_string(run.join("cli.rs")).unwrap_or_default();
+        assert!(
+            main.contains("mod cli;"),
+            "{krate}: tests/run/main.rs lacks `mod cli;`"
+        );
+        let bodies = test_bodies(&cli);
+        assert!(
+            bodies.iter().any(|b| b.contains("convention_breaches(")
+                && b.contains("binaries(Path::new(env!(\"CARGO_MANIFEST_DIR\")))")),
+            "{krate}: tests/run/cli.rs has no #[test] that checks every binary of src/bin"
+        );
+    }
 }
 
 #[test]

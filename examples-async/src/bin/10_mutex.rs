@@ -29,35 +29,39 @@
 //! its fix), `src/js/asynchrony/10_mutex.js`, `src/cpp/asynchrony/async_mutex.cpp`.
 //! Threads twin: `examples-threads/src/bin/10_mutex_threads.rs`.
 //!
-//! Run: `cargo run -p examples-async --bin 10_mutex` (no flags, under 1 s).
+//! Run: `cargo run -p examples-async --bin 10_mutex` (under 1 s; no flags but `--help`).
 //!
 //! The output will look similar to this:
 //!
 //! ```text
-//!   0.000s  INFO [main] --- no lock across the .await: read, dispense, write ---
-//!   0.051s  INFO [main] ATM-1: balance is 100, dispensing 80
-//!   0.051s  INFO [main] ATM-2: balance is 100, dispensing 80
-//!   0.252s  INFO [main] ATM-1: approved, writes balance 20
-//!   0.252s  INFO [main] ATM-2: approved, writes balance 20
+//!   0.014s  INFO [main] --- no lock across the .await: read, dispense, write ---
+//!   0.069s  INFO [main] ATM-1: balance is 100, dispensing 80
+//!   0.069s  INFO [main] ATM-2: balance is 100, dispensing 80
+//!   0.270s  INFO [main] ATM-1: approved, writes balance 20
+//!   0.270s  INFO [main] ATM-2: approved, writes balance 20
 //!   ...
-//!   0.253s  INFO [main] BUG: balance 20 + dispensed 160 != 100: the bank paid out money it did not have (took 253 ms)
-//!   0.253s  INFO [main] --- tokio::sync::Mutex held from the check to the write ---
-//!   0.305s  INFO [main] ATM-1: balance is 100, dispensing 80 (holding the lock)
-//!   0.505s  INFO [main] ATM-1: approved, balance now 20
-//!   0.506s  INFO [main] ATM-2: balance is 20, rejected
+//!   0.270s  INFO [main] BUG: balance 20 + dispensed 160 != 100: the bank paid out money it did not have (took 257 ms)
+//!   0.270s  INFO [main] --- tokio::sync::Mutex held from the check to the write ---
+//!   0.321s  INFO [main] ATM-1: balance is 100, dispensing 80 (holding the lock)
+//!   0.523s  INFO [main] ATM-1: approved, balance now 20
+//!   0.523s  INFO [main] ATM-2: balance is 20, rejected
+//!   0.523s  INFO [main] ATM-1: Approved after 252 ms
+//!   0.523s  INFO [main] ATM-2: Rejected after 252 ms
+//!   0.523s  INFO [main] OK: balance 20 + dispensed 80 = 100 (took 252 ms)
 //!   ...
+//!
 //! Summary
 //!   no lock: 2 approved, 0 rejected, balance 20, dispensed 160: BUG, the books are off by 80
 //!   tokio::sync::Mutex across the .await: 1 approved, 1 rejected, balance 20, dispensed 80: books balance
 //!   std::sync::Mutex, reserve then dispense: 1 approved, 1 rejected, balance 20, dispensed 80: books balance
-//!   the rejected customer waited 252 ms with the lock held across the dispense (ideal 250 ms), 52 ms with a short reservation (ideal 50 ms)
+//!   the rejected customer waited 252 ms with the lock held across the dispense (ideal 250 ms), 51 ms with a short reservation (ideal 50 ms)
 //! ```
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{fmt_duration, init_logging, time_async};
-use tokio::task::JoinHandle;
+use clap::Parser;
+use common::{fmt_duration, init_logging, out, parse_args, time_async};
 use tokio::time::{Instant, sleep};
 use tracing::info;
 
@@ -191,7 +195,11 @@ async fn run_unlocked() -> anyhow::Result<Report> {
             answer(atm, start, outcome)
         })
     });
-    let answers = join_atms(atms).await?;
+    let mut answers = Vec::new();
+    for atm in atms {
+        // `.await` on a `JoinHandle` waits for the task; `Err` means it panicked.
+        answers.push(atm.await?);
+    }
     Ok(Report {
         answers,
         balance: account.read(),
@@ -236,7 +244,10 @@ async fn run_locked() -> anyhow::Result<Report> {
             answer(atm, start, outcome)
         })
     });
-    let answers = join_atms(atms).await?;
+    let mut answers = Vec::new();
+    for atm in atms {
+        answers.push(atm.await?);
+    }
     let balance = *account.lock().await;
     Ok(Report { answers, balance })
 }
@@ -288,7 +299,10 @@ async fn run_reserved() -> anyhow::Result<Report> {
             answer(atm, start, outcome)
         })
     });
-    let answers = join_atms(atms).await?;
+    let mut answers = Vec::new();
+    for atm in atms {
+        answers.push(atm.await?);
+    }
     Ok(Report {
         answers,
         balance: account.read(),
@@ -303,15 +317,6 @@ fn answer(atm: &'static str, start: Instant, outcome: Outcome) -> Answer {
         outcome,
         answered_after: start.elapsed(),
     }
-}
-
-/// Awaits both ATM tasks; a panicked task comes back as an error, not a crash.
-async fn join_atms(atms: [JoinHandle<Answer>; 2]) -> anyhow::Result<Vec<Answer>> {
-    let mut answers = Vec::new();
-    for atm in atms {
-        answers.push(atm.await?);
-    }
-    Ok(answers)
 }
 
 fn log_report(report: &Report, took: Duration) {
@@ -338,8 +343,16 @@ fn log_report(report: &Report, took: Duration) {
 }
 
 // One thread on purpose: the race below needs no parallelism, only an `.await` in the wrong place.
+#[derive(Parser, Debug)]
+#[command(
+    about = "10 · Mutex: two ATM tasks withdraw 80 from 100; without a lock across the .await both are approved, tokio::sync::Mutex fixes it",
+    long_about = None
+)]
+struct Args {}
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
+    let Args {} = parse_args();
     init_logging();
 
     info!("--- no lock across the .await: read, dispense, write ---");
@@ -357,18 +370,18 @@ async fn main() -> anyhow::Result<()> {
     let reserved = reserved?;
     log_report(&reserved, took);
 
-    println!();
-    println!("Summary");
-    println!("  {}", unlocked.summary("no lock"));
-    println!(
+    out!();
+    out!("Summary");
+    out!("  {}", unlocked.summary("no lock"));
+    out!(
         "  {}",
         locked.summary("tokio::sync::Mutex across the .await")
     );
-    println!(
+    out!(
         "  {}",
         reserved.summary("std::sync::Mutex, reserve then dispense")
     );
-    println!(
+    out!(
         "  the rejected customer waited {} with the lock held across the dispense (ideal {}), {} with a short reservation (ideal {})",
         fmt_duration(locked.rejection_after()),
         fmt_duration(CARD_CHECK + DISPENSE),

@@ -59,7 +59,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use clap::Parser;
-use common::{fmt_duration, init_logging, time_async};
+use common::{fmt_duration, init_logging, out, parse_args, time_async};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use tokio::sync::Barrier;
@@ -75,7 +75,10 @@ const WORK_MS: std::ops::RangeInclusive<u64> = 100..=400;
 /// Five workers, three phases, one tokio::sync::Barrier: no worker starts a phase before all have
 /// finished the previous one.
 #[derive(Parser, Debug)]
-#[command(about, long_about = None)]
+#[command(
+    about = "11 · Barrier: 5 tasks x 3 phases of random work with tokio::sync::Barrier; nobody starts a phase before all finished the previous one",
+    long_about = None
+)]
 struct Args {
     /// Seed of the random work times (the same seed gives the same run).
     #[arg(long, default_value_t = 42)]
@@ -338,7 +341,7 @@ fn names(workers: &[usize]) -> String {
 // One thread is enough: a task waiting at the barrier yields, and the thread runs the others.
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
-    let args = Args::parse();
+    let args: Args = parse_args();
     init_logging();
 
     let plan = plan(args.seed);
@@ -353,13 +356,13 @@ async fn main() -> anyhow::Result<()> {
     run.check()
         .map_err(|e| anyhow::anyhow!("the barrier let a worker run ahead: {e}"))?;
 
-    println!();
-    println!("Summary");
+    out!();
+    out!("Summary");
     let mut previous_end = Duration::ZERO;
     for phase in 1..=PHASES {
         let end = run.phase_end(phase);
         let slowest = plan.iter().map(|w| w[phase - 1]).max().unwrap_or_default();
-        println!(
+        out!(
             "  phase {phase}: arrival order {}; leader {}; took {}, ideal {} (its slowest worker)",
             names(&run.arrival_order(phase)),
             names(&run.leaders_of(phase)),
@@ -368,15 +371,15 @@ async fn main() -> anyhow::Result<()> {
         );
         previous_end = end;
     }
-    println!(
+    out!(
         "  checked: no worker started a phase before all {WORKERS} had finished the previous one; 1 leader per phase"
     );
-    println!(
+    out!(
         "  barrier run {}, ideal {} (the slowest worker of each phase, summed)",
         fmt_duration(took),
         fmt_duration(sum_of_slowest_per_phase(&plan))
     );
-    println!(
+    out!(
         "  without the barrier the slowest worker would be done after {}",
         fmt_duration(slowest_worker_alone(&plan))
     );
@@ -506,5 +509,12 @@ mod tests {
             got,
             ["1st", "2nd", "3rd", "4th", "5th", "11th", "12th", "21st"]
         );
+    }
+
+    #[test]
+    fn help_names_the_example_not_the_crate() {
+        use clap::CommandFactory;
+        let help = Args::command().render_help().to_string();
+        assert!(help.starts_with("11 · Barrier"), "{help}");
     }
 }

@@ -33,7 +33,7 @@
 //! `src/js/asynchrony/12_async_generator.js`, `src/cpp/asynchrony/coroutine_generator.cpp`.
 //! Threads twin: `examples-threads/src/bin/12_async_generator_threads.rs`.
 //!
-//! Run: `cargo run -p examples-async --bin 12_async_generator` (no flags, about 2.5 s).
+//! Run: `cargo run -p examples-async --bin 12_async_generator` (about 2.5 s; no flags but `--help`).
 //!
 //! The output will look similar to this:
 //!
@@ -42,25 +42,26 @@
 //!   0.000s  INFO [main] fetching page 1...
 //!   0.151s  INFO [main] page 1: 3 users
 //!   ...
-//!   0.452s  INFO [main] page 3: 2 users
-//!   0.493s  INFO [main] processed user-1
+//!   0.454s  INFO [main] page 3: 2 users
+//!   0.496s  INFO [main] processed user-1
 //!   ...
-//!   0.773s  INFO [main] --- a stream: process each user as its page arrives ---
-//!   0.773s  INFO [main] fetching page 1...
-//!   0.924s  INFO [main] page 1: 3 users
-//!   0.965s  INFO [main] processed user-1
+//!   0.785s  INFO [main] --- a stream: process each user as its page arrives ---
+//!   0.785s  INFO [main] fetching page 1...
+//!   0.936s  INFO [main] page 1: 3 users
+//!   0.980s  INFO [main] processed user-1
 //!   ...
-//!   1.545s  INFO [main] --- the same stream, fetching the next page while processing ---
-//!   1.545s  INFO [main] fetching page 1...
-//!   1.696s  INFO [main] page 1: 3 users
-//!   1.696s  INFO [main] fetching page 2...
-//!   1.737s  INFO [main] processed user-1
+//!   1.574s  INFO [main] --- the same stream, fetching the next page while processing ---
+//!   1.574s  INFO [main] fetching page 1...
+//!   1.725s  INFO [main] page 1: 3 users
+//!   1.725s  INFO [main] fetching page 2...
+//!   1.766s  INFO [main] processed user-1
 //!   ...
+//!
 //! Summary
-//!   collect all, then process: first user after 452 ms (ideal 450 ms: every page), all 8 after 773 ms
-//!   stream: first user after 151 ms (ideal 150 ms: one page), all 8 after 772 ms
-//!   stream 772 ms | stream with prefetch 532 ms | 1.45x, ideal 1.45x
-//!   prefetch saved 240 ms (ideal 240 ms)
+//!   collect all, then process: first user after 453 ms (ideal 450 ms: every page), all 8 after 785 ms
+//!   stream: first user after 151 ms (ideal 150 ms: one page), all 8 after 789 ms
+//!   stream 789 ms | stream with prefetch 535 ms | 1.47x, ideal 1.45x
+//!   prefetch saved 254 ms (ideal 240 ms)
 //!   adapters (x2, multiples of 4, take 5): [0, 4, 8, 12, 16] from 9 numbers produced
 //!   file: 8 lines read back with tokio::fs, temporary file removed
 //! ```
@@ -70,7 +71,8 @@ use std::pin::pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use common::{Comparison, fmt_duration, init_logging};
+use clap::Parser;
+use common::{Comparison, fmt_duration, init_logging, out, parse_args};
 use futures::stream::{self, Stream, StreamExt};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::mpsc;
@@ -265,18 +267,21 @@ struct TempFile {
 }
 
 impl TempFile {
-    async fn create(contents: &[u8]) -> std::io::Result<TempFile> {
-        // Unique per process and per call: tests run in parallel in one process.
+    /// A path in the temporary directory, unique per process and per call (tests run in parallel
+    /// in one process).
+    fn unique_path() -> PathBuf {
         static NEXT: AtomicUsize = AtomicUsize::new(0);
         let name = format!(
             "12_async_generator-{}-{}.txt",
             std::process::id(),
             NEXT.fetch_add(1, Ordering::Relaxed)
         );
+        std::env::temp_dir().join(name)
+    }
+
+    async fn create(path: PathBuf, contents: &[u8]) -> std::io::Result<TempFile> {
         // Built before the write, so a failed or partial write is cleaned up too.
-        let file = TempFile {
-            path: std::env::temp_dir().join(name),
-        };
+        let file = TempFile { path };
         tokio::fs::write(&file.path, contents).await?;
         Ok(file)
     }
@@ -309,19 +314,24 @@ async fn read_lines(path: &Path) -> std::io::Result<Vec<String>> {
     Ok(read)
 }
 
-/// Writes `users` to a temporary file, one per line, and reads them back. Returns the lines and the
-/// path the file had (it is gone by the time this returns).
-async fn file_round_trip(users: &[String]) -> std::io::Result<(Vec<String>, PathBuf)> {
-    let file = TempFile::create(users.join("\n").as_bytes()).await?;
-    info!("wrote {} users to {}", users.len(), file.path.display());
+/// Writes `contents` to a temporary file at `path` and reads it back line by line. The file is
+/// gone by the time this returns, whether it returns the lines or an error.
+async fn file_round_trip(path: PathBuf, contents: &[u8]) -> std::io::Result<Vec<String>> {
+    let file = TempFile::create(path, contents).await?;
+    info!("wrote {} bytes to {}", contents.len(), file.path.display());
     let lines = read_lines(&file.path).await?;
-    Ok((lines, file.path.clone()))
+    Ok(lines)
     // `file` is dropped here, and on the `?` above: the file is removed either way.
 }
 
 // One thread: a stream is pulled by one consumer; the fetcher task shares the thread with it.
+#[derive(Parser, Debug)]
+#[command(about = "12 · Async generator: a paged API as a Stream, processed as pages arrive, with adapters, prefetching and a file read line by line", long_about = None)]
+struct Args {}
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
+    let Args {} = parse_args();
     init_logging();
 
     info!("--- collect every page, then process ---");
@@ -346,7 +356,8 @@ async fn main() -> anyhow::Result<()> {
     info!("got {adapted:?}; the counter produced {produced} numbers");
 
     info!("--- a file, line by line ---");
-    let (lines, path) = file_round_trip(&prefetched.users).await?;
+    let path = TempFile::unique_path();
+    let lines = file_round_trip(path.clone(), prefetched.users.join("\n").as_bytes()).await?;
     anyhow::ensure!(
         lines == prefetched.users,
         "the file must give back what was written"
@@ -355,23 +366,23 @@ async fn main() -> anyhow::Result<()> {
     anyhow::ensure!(removed, "{} should have been removed", path.display());
 
     let ideal_saving = ideal_streamed_total() - ideal_prefetched_total();
-    println!();
-    println!("Summary");
-    println!(
+    out!();
+    out!("Summary");
+    out!(
         "  collect all, then process: first user after {} (ideal {}: every page), all {} after {}",
         fmt_duration(collected.first_arrival),
         fmt_duration(PAGE_DELAY * PAGES.len() as u32),
         collected.users.len(),
         fmt_duration(collected.total)
     );
-    println!(
+    out!(
         "  stream: first user after {} (ideal {}: one page), all {} after {}",
         fmt_duration(streamed.first_arrival),
         fmt_duration(PAGE_DELAY),
         streamed.users.len(),
         fmt_duration(streamed.total)
     );
-    println!(
+    out!(
         "  {}",
         Comparison::new(
             "stream",
@@ -381,15 +392,13 @@ async fn main() -> anyhow::Result<()> {
             ideal_streamed_total().as_secs_f64() / ideal_prefetched_total().as_secs_f64()
         )
     );
-    println!(
+    out!(
         "  prefetch saved {} (ideal {})",
         fmt_duration(streamed.total.saturating_sub(prefetched.total)),
         fmt_duration(ideal_saving)
     );
-    println!(
-        "  adapters (x2, multiples of 4, take 5): {adapted:?} from {produced} numbers produced"
-    );
-    println!(
+    out!("  adapters (x2, multiples of 4, take 5): {adapted:?} from {produced} numbers produced");
+    out!(
         "  file: {} lines read back with tokio::fs, temporary file removed",
         lines.len()
     );
@@ -472,20 +481,26 @@ mod tests {
     #[tokio::test]
     async fn a_file_is_read_line_by_line_and_removed() {
         let users = all_users();
-        let (lines, path) = file_round_trip(&users).await.expect("temp dir is writable");
+        let path = TempFile::unique_path();
+        let lines = file_round_trip(path.clone(), users.join("\n").as_bytes())
+            .await
+            .expect("temp dir is writable");
         assert_eq!(lines, users);
         assert!(!path.exists(), "{} left behind", path.display());
     }
 
     #[tokio::test]
     async fn a_file_that_fails_to_read_is_removed_too() {
-        let file = TempFile::create(b"user-1\nuser-2\n\xff\xfe not UTF-8\nuser-4\n")
-            .await
-            .expect("temp dir is writable");
-        let path = file.path.clone();
-        let error = read_lines(&file.path).await.expect_err("invalid UTF-8");
+        // The path `main` takes: reading fails halfway (invalid UTF-8), `?` returns early, and
+        // dropping the `TempFile` on the way out removes the file.
+        let path = TempFile::unique_path();
+        let error = file_round_trip(
+            path.clone(),
+            b"user-1\nuser-2\n\xff\xfe not UTF-8\nuser-4\n",
+        )
+        .await
+        .expect_err("invalid UTF-8");
         assert_eq!(error.kind(), std::io::ErrorKind::InvalidData);
-        drop(file);
         assert!(!path.exists(), "{} left behind", path.display());
     }
 }

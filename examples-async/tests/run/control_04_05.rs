@@ -1,6 +1,6 @@
 use std::time::Duration;
 
-use common::process::run_example;
+use common::process::{run_closing_stdout_after, run_example};
 
 #[test]
 fn pause_resume_04_pauses_at_the_next_chunk_and_finishes_with_stdin_closed() {
@@ -42,6 +42,14 @@ fn pause_resume_04_quit_ends_the_job_and_a_script_ending_paused_does_not_hang() 
     run.assert_success()
         .assert_no_panic()
         .assert_stdout_contains(&["end of input while paused", "chunks processed: 15/15"]);
+    // The job goes on because the controller resumed it, not because the controller went away.
+    let after_end = run
+        .stdout
+        .split("end of input while paused")
+        .nth(1)
+        .unwrap_or_default();
+    assert!(after_end.contains("command: resume"), "{}", run.stdout);
+    assert!(!run.stdout.contains("controller is gone"), "{}", run.stdout);
     assert!(
         run.elapsed < Duration::from_secs(5),
         "took {:?}",
@@ -51,7 +59,14 @@ fn pause_resume_04_quit_ends_the_job_and_a_script_ending_paused_does_not_hang() 
 
 #[test]
 fn pause_resume_04_a_malformed_script_is_a_one_line_error_with_status_2() {
-    for bad in ["pause@soon", "jump@1s", "resume@900ms,pause@300ms", "pause"] {
+    for bad in [
+        "pause@soon",
+        "jump@1s",
+        "resume@900ms,pause@300ms",
+        "pause",
+        // Would overflow the clock when the step is due: refused where it is parsed.
+        "pause@18446744073709551615s",
+    ] {
         let run = run_example(env!("CARGO_BIN_EXE_04_pause_resume"), &["--commands", bad]);
         run.assert_code(2)
             .assert_no_panic()
@@ -60,6 +75,21 @@ fn pause_resume_04_a_malformed_script_is_a_one_line_error_with_status_2() {
         assert!(first.contains(bad), "the error names the value: {first}");
         assert!(run.stdout.is_empty(), "nothing ran: {}", run.stdout);
     }
+}
+
+#[test]
+fn pause_resume_04_a_closed_stdout_ends_it_quietly() {
+    // `04 | head -1`: the reader goes away after the first line; the program stops at its next line.
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_04_pause_resume"));
+    cmd.args(["--commands", "pause@100ms,resume@200ms"]);
+    let run = run_closing_stdout_after(cmd, "commands from the script");
+    run.assert_code(0).assert_no_panic();
+    assert!(run.stderr.trim().is_empty(), "{run:?}");
+    assert!(
+        run.elapsed < Duration::from_secs(5),
+        "took {:?}",
+        run.elapsed
+    );
 }
 
 #[test]

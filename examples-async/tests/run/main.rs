@@ -3,9 +3,11 @@
 //! (`common::process::RUN_TEST_DEADLINE`).
 //!
 //! One module per group of examples. `common/tests/workspace.rs` fails if a binary under `src/bin`
-//! has no `CARGO_BIN_EXE_<name>` here, so a new example cannot be forgotten.
+//! has no `#[test]` here that runs it (`run_example(env!("CARGO_BIN_EXE_<name>"), ...)`), so a new
+//! example cannot be forgotten; `cli` checks every binary's `--help`, bad flags and closed stdout.
 
 mod basic_01;
+mod cli;
 mod control_04_05;
 mod distributed_14;
 mod fetch_09;

@@ -32,38 +32,42 @@
 //! `src/python/asynchrony/pause_resume.py`, `src/js/asynchrony/04_pause_resume.js`.
 //!
 //! Run: `cargo run -p examples-threads --bin 04_pause_resume_threads < /dev/null` (the default
-//! script, about 2 s). Flags: `--commands "pause@250ms,resume@850ms,quit@1200ms"` (`pause`/`resume`/
-//! `quit`, or `p`/`r`/`q`, each `@` a time like `300ms` or `2s`, in order); `--chunk-ms N` (default
-//! 100 with a script, 300 when typing). In a terminal without `--commands`, type the commands yourself.
+//! script, about 2 s). Flags: `--commands "pause@250ms,resume@850ms,quit@1200ms"`
+//! (`pause`/`resume`/`quit`, or `p`/`r`/`q`, each `@` a time like `300ms` or `2s`, in order, at
+//! most `3600s`); `--chunk-ms N` (default 100 with a script, 300 when typing). In a terminal
+//! without `--commands`, type the commands yourself.
 //!
 //! The output will look similar to this:
 //!
 //! ```text
 //!   0.000s  INFO [main] commands from the script: pause@250ms,resume@850ms
-//!   0.100s  INFO [worker] users.csv: chunk 1/3 done
-//!   0.200s  INFO [worker] users.csv: chunk 2/3 done
-//!   0.250s  INFO [controller] command: pause
-//!   0.300s  INFO [worker] users.csv: chunk 3/3 done
-//!   0.300s  INFO [worker] users.csv: done
-//!   0.300s  INFO [worker] paused before chunk 1 of orders.csv: asleep on the condvar (no spinning)
-//!   0.850s  INFO [controller] command: resume
-//!   0.850s  INFO [worker] resumed after standing still 550 ms
+//!   0.103s  INFO [worker] users.csv: chunk 1/3 done
+//!   0.203s  INFO [worker] users.csv: chunk 2/3 done
+//!   0.251s  INFO [controller] command: pause
+//!   0.304s  INFO [worker] users.csv: chunk 3/3 done
+//!   0.304s  INFO [worker] users.csv: done
+//!   0.304s  INFO [worker] paused before chunk 1 of orders.csv: asleep on the condvar (no spinning)
+//!   0.851s  INFO [controller] command: resume
+//!   0.851s  INFO [controller] end of input: no more commands, the job runs to the end
+//!   0.851s  INFO [worker] resumed after standing still 547 ms
+//!   0.951s  INFO [worker] orders.csv: chunk 1/3 done
 //!   ...
+//!
+//! Summary
 //!   chunks processed: 15/15 (5 files x 3 chunks of 100 ms)
-//!   pauses: 1, stood still 550 ms: 300 ms -> 850 ms
-//!   finished in 2050 ms | ideal 2050 ms (1500 ms of work + 550 ms stood still)
+//!   pauses: 1, stood still 547 ms: 303 ms -> 850 ms
+//!   finished in 2053 ms | ideal 2047 ms (1500 ms of work + 547 ms stood still)
 //! ```
 
-use std::fmt;
-use std::io::{BufRead, IsTerminal};
-use std::str::FromStr;
+use std::io::IsTerminal;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use common::{fmt_duration, init_logging};
+use common::script::{Command, Script, parse_script, read_commands};
+use common::{fmt_duration, init_logging, out, parse_args};
 use tracing::{info, warn};
 
 const FILES: [&str; 5] = [
@@ -74,107 +78,6 @@ const FILES: [&str; 5] = [
     "events.csv",
 ];
 const CHUNKS_PER_FILE: usize = 3;
-/// One chunk with a script: short, so the demo ends in about two seconds.
-const SCRIPTED_CHUNK: Duration = Duration::from_millis(100);
-/// One chunk when a person types the commands: long enough to type `p` and Enter mid-job
-/// (15 chunks: 4.5 s if nobody types anything).
-const INTERACTIVE_CHUNK: Duration = Duration::from_millis(300);
-/// The default script: pause in the middle of the third chunk, resume 600 ms later.
-const DEFAULT_SCRIPT: &str = "pause@250ms,resume@850ms";
-
-/// What the controls can be told.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Command {
-    Pause,
-    Resume,
-    Quit,
-}
-
-impl FromStr for Command {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "p" | "pause" => Ok(Command::Pause),
-            "r" | "resume" => Ok(Command::Resume),
-            "q" | "quit" => Ok(Command::Quit),
-            other => Err(format!(
-                "unknown command {other:?} (use pause, resume or quit)"
-            )),
-        }
-    }
-}
-
-impl fmt::Display for Command {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Command::Pause => "pause",
-            Command::Resume => "resume",
-            Command::Quit => "quit",
-        })
-    }
-}
-
-/// One scripted command: `command` at `at` after the start.
-#[derive(Debug, Clone, PartialEq)]
-struct Step {
-    at: Duration,
-    command: Command,
-}
-
-/// The `--commands` value: steps in time order.
-#[derive(Debug, Clone, PartialEq, Default)]
-struct Script(Vec<Step>);
-
-impl fmt::Display for Script {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let steps: Vec<String> = self
-            .0
-            .iter()
-            .map(|s| format!("{}@{}ms", s.command, s.at.as_millis()))
-            .collect();
-        f.write_str(&steps.join(","))
-    }
-}
-
-/// Parses `pause@250ms,resume@850ms,quit@2s`. Used as clap's `value_parser`, so a bad value is a
-/// one-line error and exit status 2 (clap prints it), never a panic.
-fn parse_script(text: &str) -> Result<Script, String> {
-    let mut steps: Vec<Step> = Vec::new();
-    for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let (command, at) = part
-            .split_once('@')
-            .ok_or_else(|| format!("{part:?} is not command@time, e.g. pause@300ms"))?;
-        let step = Step {
-            command: command.parse().map_err(|e| format!("{part:?}: {e}"))?,
-            at: parse_time(at).map_err(|e| format!("{part:?}: {e}"))?,
-        };
-        if let Some(before) = steps.last()
-            && step.at < before.at
-        {
-            return Err(format!(
-                "{part:?} comes after {}@{}ms: times must not go backwards",
-                before.command,
-                before.at.as_millis()
-            ));
-        }
-        steps.push(step);
-    }
-    Ok(Script(steps))
-}
-
-/// `300ms` or `2s`: whole numbers, so there is nothing to round.
-fn parse_time(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let bad = || format!("{text:?} is not a time like 300ms or 2s");
-    if let Some(ms) = text.strip_suffix("ms") {
-        ms.parse().map(Duration::from_millis).map_err(|_| bad())
-    } else if let Some(s) = text.strip_suffix('s') {
-        s.parse().map(Duration::from_secs).map_err(|_| bad())
-    } else {
-        Err(bad())
-    }
-}
 
 /// What the controller and the worker share: the state, behind a mutex, and a condition variable
 /// to sleep on until the state changes.
@@ -235,10 +138,55 @@ impl Controller {
     }
 }
 
+/// The job: every chunk of every file, with a checkpoint before each chunk.
+fn process_files(controls: Controls, chunk_time: Duration, start: Instant) -> JobReport {
+    let mut report = JobReport::new(start);
+    for file in FILES {
+        for chunk in 1..=CHUNKS_PER_FILE {
+            // The checkpoint. Between two chunks is where a pause may land: a chunk is never left
+            // half done by a pause. It is also the only place a quit can land: see the header.
+            let mut state = controls.shared.lock();
+            if state.quit {
+                info!("quit seen before chunk {chunk} of {file}");
+                return report.quit(file, chunk, false);
+            }
+            if state.paused {
+                let from = start.elapsed();
+                info!("paused before chunk {chunk} of {file}: asleep on the condvar (no spinning)");
+                // Releases the lock, sleeps until `notify_all`, takes the lock back, and checks the
+                // condition again (it goes back to sleep if it still holds).
+                state = controls
+                    .shared
+                    .changed
+                    .wait_while(state, |s| s.paused && !s.quit)
+                    .expect("nobody panics while holding the controls' lock");
+                let stood_still = report.paused(from);
+                if state.quit {
+                    info!("quit while paused");
+                    return report.quit(file, chunk, true);
+                }
+                info!("resumed after standing still {}", fmt_duration(stood_still));
+            }
+            // Never hold the lock while working: the controller could not even record a command.
+            drop(state);
+
+            let started = start.elapsed();
+            // Stands in for reading and writing one chunk of the file. Nothing can interrupt it.
+            thread::sleep(chunk_time);
+            info!("{file}: chunk {chunk}/{CHUNKS_PER_FILE} done");
+            report.chunk_done(file, chunk, started);
+        }
+        info!("{file}: done");
+    }
+    report.finished()
+}
+
 /// Applies commands as they arrive, until the input ends or someone quits.
 ///
 /// When the input ends while the job is paused, nobody can ever resume it: this is where upstream
-/// hangs forever. Here the job resumes and runs to the end.
+/// hangs forever. Here the controller resumes the job before it goes, and the job runs to the end.
+/// (Unlike the async twin's `watch` channel, a `Condvar` says nothing when its notifier goes away:
+/// without this resume the worker would sleep forever.)
 fn apply_commands(controller: Controller, commands: Receiver<Command>) {
     // `recv` blocks this thread until a command comes, or fails when every sender is gone.
     for command in commands {
@@ -255,6 +203,102 @@ fn apply_commands(controller: Controller, commands: Receiver<Command>) {
     }
 }
 
+/// Runs the job on a `worker` thread with its controller on a `controller` thread: commands arrive
+/// on `commands`, times count from `start`.
+fn run_job(
+    chunk_time: Duration,
+    commands: Receiver<Command>,
+    start: Instant,
+) -> anyhow::Result<JobReport> {
+    let (controller, controls) = controls();
+    // Not joined: it blocks in `recv` until the input ends, which may be never (a terminal nobody
+    // types into). A thread cannot be cancelled from outside; it ends with the process.
+    thread::Builder::new()
+        .name("controller".into())
+        .spawn(move || apply_commands(controller, commands))?;
+    let worker = thread::Builder::new()
+        .name("worker".into())
+        .spawn(move || process_files(controls, chunk_time, start))?;
+    worker
+        .join()
+        .map_err(|_| anyhow::anyhow!("the worker thread panicked"))
+}
+
+fn main() -> anyhow::Result<()> {
+    let args: Args = parse_args();
+    init_logging();
+
+    let interactive = args.commands.is_none() && std::io::stdin().is_terminal();
+    let chunk_time = args.chunk_time(interactive);
+
+    // A small bounded channel: commands are few, and a typist cannot outrun the job anyway.
+    let (commands_tx, commands_rx) = sync_channel(16);
+    let start = Instant::now();
+    if interactive {
+        info!("type p + Enter to pause, r to resume, q to quit (Ctrl-D: no more commands)");
+        // Blocking reads are what a thread is for: this one blocks reading the terminal, and
+        // nobody waits for it (it ends with the process if the job is done first). `send` fails
+        // only when the job is over. At the end of input the thread returns and drops
+        // `commands_tx`: that is how the controller learns of it.
+        thread::Builder::new().name("stdin".into()).spawn(move || {
+            read_commands(std::io::stdin().lock(), |c| commands_tx.send(c).is_ok())
+        })?;
+    } else {
+        let script = args.commands.unwrap_or_else(default_script);
+        info!("commands from the script: {script}");
+        thread::Builder::new()
+            .name("script".into())
+            .spawn(move || play_script(script, start, commands_tx))?;
+    }
+
+    let report = run_job(chunk_time, commands_rx, start)?;
+    print_summary(&report, chunk_time);
+    Ok(())
+}
+
+// ================================================================================================
+// Support: flags, the script player, the job's report. No pausing is decided below this line.
+// ================================================================================================
+
+/// One chunk with a script: short, so the demo ends in about two seconds.
+const SCRIPTED_CHUNK: Duration = Duration::from_millis(100);
+/// One chunk when a person types the commands: long enough to type `p` and Enter mid-job
+/// (15 chunks: 4.5 s if nobody types anything).
+const INTERACTIVE_CHUNK: Duration = Duration::from_millis(300);
+/// The default script: pause in the middle of the third chunk, resume 600 ms later.
+const DEFAULT_SCRIPT: &str = "pause@250ms,resume@850ms";
+
+#[derive(Parser, Debug)]
+#[command(
+    about = "04 · Pause and resume, with threads: pause, resume and quit a chunked file job on a worker thread with a Mutex and a Condvar, without spinning",
+    long_about = None
+)]
+struct Args {
+    /// Scripted commands, times from the start (at most 3600s), e.g.
+    /// "pause@250ms,resume@850ms,quit@1200ms". Used when given, and when stdin is not a terminal
+    /// [default: pause@250ms,resume@850ms]
+    #[arg(long, value_name = "SCRIPT", value_parser = parse_script)]
+    commands: Option<Script>,
+    /// How long one chunk takes [default: 100 with a script, 300 when typing commands]
+    #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    chunk_ms: Option<u64>,
+}
+
+impl Args {
+    fn chunk_time(&self, interactive: bool) -> Duration {
+        let default = if interactive {
+            INTERACTIVE_CHUNK
+        } else {
+            SCRIPTED_CHUNK
+        };
+        self.chunk_ms.map_or(default, Duration::from_millis)
+    }
+}
+
+fn default_script() -> Script {
+    parse_script(DEFAULT_SCRIPT).expect("the built-in script parses (a test checks it)")
+}
+
 /// Sends each scripted command at its time (counted from `start`, the job's start).
 fn play_script(script: Script, start: Instant, commands: SyncSender<Command>) {
     for step in script.0 {
@@ -264,33 +308,6 @@ fn play_script(script: Script, start: Instant, commands: SyncSender<Command>) {
         }
     }
     // Dropping `commands` here is the end of input.
-}
-
-/// Reads commands typed on a terminal, one per line, and sends them to the job.
-///
-/// Blocking reads are what a thread is for: this thread blocks in `read_line`, and nobody else
-/// waits for it (it ends with the process if the job is done first).
-///
-/// End of input (Ctrl-D, a closed stdin) ends the loop; dropping `commands` then tells the job.
-fn read_commands(input: impl BufRead, commands: SyncSender<Command>) {
-    for line in input.lines() {
-        let Ok(line) = line else {
-            warn!("stdin is not readable text: no more commands");
-            return;
-        };
-        if line.trim().is_empty() {
-            continue;
-        }
-        match line.parse::<Command>() {
-            // `send` fails only when the job is over.
-            Ok(command) => {
-                if commands.send(command).is_err() {
-                    return;
-                }
-            }
-            Err(e) => warn!("{e}; type p, r or q"),
-        }
-    }
 }
 
 /// A chunk that was processed, with its times from the start of the job.
@@ -321,161 +338,72 @@ enum Outcome {
     },
 }
 
+/// What the job did, recorded as it goes; times from `start`.
 #[derive(Debug, Clone, PartialEq)]
 struct JobReport {
     chunks: Vec<ChunkDone>,
     pauses: Vec<Paused>,
     outcome: Outcome,
     took: Duration,
+    start: Instant,
 }
 
 impl JobReport {
+    fn new(start: Instant) -> Self {
+        JobReport {
+            chunks: Vec::new(),
+            pauses: Vec::new(),
+            outcome: Outcome::Finished,
+            took: Duration::ZERO,
+            start,
+        }
+    }
+
+    fn chunk_done(&mut self, file: &'static str, chunk: usize, started: Duration) {
+        let finished = self.start.elapsed();
+        self.chunks.push(ChunkDone {
+            file,
+            chunk,
+            started,
+            finished,
+        });
+    }
+
+    /// Records a pause from `from` until now; returns how long it was.
+    fn paused(&mut self, from: Duration) -> Duration {
+        let to = self.start.elapsed();
+        self.pauses.push(Paused { from, to });
+        to - from
+    }
+
+    fn quit(mut self, file: &'static str, chunk: usize, paused: bool) -> Self {
+        self.took = self.start.elapsed();
+        self.outcome = Outcome::Quit {
+            at: self.took,
+            file,
+            chunk,
+            paused,
+        };
+        self
+    }
+
+    fn finished(mut self) -> Self {
+        self.took = self.start.elapsed();
+        self.outcome = Outcome::Finished;
+        self
+    }
+
     fn stood_still(&self) -> Duration {
         self.pauses.iter().map(|p| p.to - p.from).sum()
     }
 }
 
-/// The job: every chunk of every file, with a checkpoint before each chunk.
-fn process_files(controls: Controls, chunk_time: Duration, start: Instant) -> JobReport {
-    let mut chunks = Vec::new();
-    let mut pauses = Vec::new();
-    let quit = |file, chunk, paused, chunks, pauses| JobReport {
-        chunks,
-        pauses,
-        outcome: Outcome::Quit {
-            at: start.elapsed(),
-            file,
-            chunk,
-            paused,
-        },
-        took: start.elapsed(),
-    };
-    for file in FILES {
-        for chunk in 1..=CHUNKS_PER_FILE {
-            // The checkpoint. Between two chunks is where a pause may land: a chunk is never left
-            // half done by a pause. It is also the only place a quit can land: see the header.
-            let mut state = controls.shared.lock();
-            if state.quit {
-                info!("quit seen before chunk {chunk} of {file}");
-                return quit(file, chunk, false, chunks, pauses);
-            }
-            if state.paused {
-                let from = start.elapsed();
-                info!("paused before chunk {chunk} of {file}: asleep on the condvar (no spinning)");
-                // Releases the lock, sleeps until `notify_all`, takes the lock back, and checks the
-                // condition again (it goes back to sleep if it still holds).
-                state = controls
-                    .shared
-                    .changed
-                    .wait_while(state, |s| s.paused && !s.quit)
-                    .expect("nobody panics while holding the controls' lock");
-                let to = start.elapsed();
-                pauses.push(Paused { from, to });
-                if state.quit {
-                    info!("quit while paused");
-                    return quit(file, chunk, true, chunks, pauses);
-                }
-                info!("resumed after standing still {}", fmt_duration(to - from));
-            }
-            // Never hold the lock while working: the controller could not even record a command.
-            drop(state);
-
-            let started = start.elapsed();
-            // Stands in for reading and writing one chunk of the file. Nothing can interrupt it.
-            thread::sleep(chunk_time);
-            info!("{file}: chunk {chunk}/{CHUNKS_PER_FILE} done");
-            chunks.push(ChunkDone {
-                file,
-                chunk,
-                started,
-                finished: start.elapsed(),
-            });
-        }
-        info!("{file}: done");
-    }
-    JobReport {
-        chunks,
-        pauses,
-        outcome: Outcome::Finished,
-        took: start.elapsed(),
-    }
-}
-
-/// Runs the job on a `worker` thread with its controller on a `controller` thread: commands arrive
-/// on `commands`, times count from `start`.
-fn run_job(
-    chunk_time: Duration,
-    commands: Receiver<Command>,
-    start: Instant,
-) -> anyhow::Result<JobReport> {
-    let (controller, controls) = controls();
-    // Not joined: it blocks in `recv` until the input ends, which may be never (a terminal nobody
-    // types into). A thread cannot be cancelled from outside; it ends with the process.
-    thread::Builder::new()
-        .name("controller".into())
-        .spawn(move || apply_commands(controller, commands))?;
-    let worker = thread::Builder::new()
-        .name("worker".into())
-        .spawn(move || process_files(controls, chunk_time, start))?;
-    worker
-        .join()
-        .map_err(|_| anyhow::anyhow!("the worker thread panicked"))
-}
-
-#[derive(Parser, Debug)]
-#[command(
-    about = "Pause, resume and quit a chunked file job on a worker thread with a Mutex and a Condvar, without spinning",
-    long_about = None
-)]
-struct Args {
-    /// Scripted commands, times from the start, e.g. "pause@250ms,resume@850ms,quit@1200ms".
-    /// Used when given, and when stdin is not a terminal [default: pause@250ms,resume@850ms]
-    #[arg(long, value_name = "SCRIPT", value_parser = parse_script)]
-    commands: Option<Script>,
-    /// How long one chunk takes [default: 100 with a script, 300 when typing commands]
-    #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..=10_000))]
-    chunk_ms: Option<u64>,
-}
-
-fn default_script() -> Script {
-    parse_script(DEFAULT_SCRIPT).expect("the built-in script parses (a test checks it)")
-}
-
-fn main() -> anyhow::Result<()> {
-    let args = Args::parse();
-    init_logging();
-
-    let interactive = args.commands.is_none() && std::io::stdin().is_terminal();
-    let default_chunk = if interactive {
-        INTERACTIVE_CHUNK
-    } else {
-        SCRIPTED_CHUNK
-    };
-    let chunk_time = args.chunk_ms.map_or(default_chunk, Duration::from_millis);
-
-    // A small bounded channel: commands are few, and a typist cannot outrun the job anyway.
-    let (commands_tx, commands_rx) = sync_channel(16);
-    let start = Instant::now();
-    if interactive {
-        info!("type p + Enter to pause, r to resume, q to quit (Ctrl-D: no more commands)");
-        thread::Builder::new()
-            .name("stdin".into())
-            .spawn(move || read_commands(std::io::stdin().lock(), commands_tx))?;
-    } else {
-        let script = args.commands.unwrap_or_else(default_script);
-        info!("commands from the script: {script}");
-        thread::Builder::new()
-            .name("script".into())
-            .spawn(move || play_script(script, start, commands_tx))?;
-    }
-
-    let report = run_job(chunk_time, commands_rx, start)?;
-
+fn print_summary(report: &JobReport, chunk_time: Duration) {
     let total_chunks = FILES.len() * CHUNKS_PER_FILE;
     let work = chunk_time * report.chunks.len() as u32;
-    println!();
-    println!("Summary");
-    println!(
+    out!();
+    out!("Summary");
+    out!(
         "  chunks processed: {}/{total_chunks} ({} files x {CHUNKS_PER_FILE} chunks of {})",
         report.chunks.len(),
         FILES.len(),
@@ -486,7 +414,7 @@ fn main() -> anyhow::Result<()> {
         .iter()
         .map(|p| format!("{} -> {}", fmt_duration(p.from), fmt_duration(p.to)))
         .collect();
-    println!(
+    out!(
         "  pauses: {}, stood still {}{}{}",
         report.pauses.len(),
         fmt_duration(report.stood_still()),
@@ -494,7 +422,7 @@ fn main() -> anyhow::Result<()> {
         spans.join(", ")
     );
     match report.outcome {
-        Outcome::Finished => println!(
+        Outcome::Finished => out!(
             "  finished in {} | ideal {} ({} of work + {} stood still)",
             fmt_duration(report.took),
             fmt_duration(work + report.stood_still()),
@@ -506,7 +434,7 @@ fn main() -> anyhow::Result<()> {
             file,
             chunk,
             paused,
-        } => println!(
+        } => out!(
             "  quit at {}: stopped {} chunk {chunk} of {file}",
             fmt_duration(at),
             if paused {
@@ -516,7 +444,6 @@ fn main() -> anyhow::Result<()> {
             }
         ),
     }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -632,7 +559,7 @@ mod tests {
 
     #[test]
     fn a_script_that_ends_paused_resumes_instead_of_hanging() {
-        let report = run_scripted("pause@60ms", CHUNK);
+        let report = within_deadline(|| run_scripted("pause@60ms", CHUNK));
         assert_eq!(report.outcome, Outcome::Finished);
         assert_eq!(report.chunks.len(), 15);
         assert!(
@@ -641,11 +568,48 @@ mod tests {
         );
     }
 
-    /// Feeds `input` through `read_commands` (all of it, up to end of input), then runs the job.
-    fn job_with_typed_input(input: &[u8]) -> JobReport {
+    #[test]
+    fn end_of_input_while_paused_resumes_the_job_before_the_controller_goes() {
+        let (controller, controls) = controls();
         let (tx, rx) = sync_channel(16);
-        read_commands(input, tx);
-        run_job(CHUNK, rx, Instant::now()).expect("the worker does not panic")
+        tx.send(Command::Pause).expect("the channel is open");
+        drop(tx); // the end of input
+        apply_commands(controller, rx);
+        // The controller is gone; a `Condvar` does not tell: the state must say "running".
+        assert!(
+            !controls.shared.lock().paused,
+            "the controller left the job paused"
+        );
+        // And a worker paused at its checkpoint is woken by it, within a deadline.
+        let (controller, controls) = self::controls();
+        controller.apply(Command::Pause);
+        let (tx, rx) = sync_channel(16);
+        let job = thread::spawn(move || process_files(controls, ms(1), Instant::now()));
+        thread::sleep(ms(50)); // the worker reaches its first checkpoint and sleeps there
+        drop(tx);
+        apply_commands(controller, rx);
+        let report = within_deadline(move || job.join().expect("the job does not panic"));
+        assert_eq!(report.outcome, Outcome::Finished);
+        assert_eq!(report.pauses.len(), 1, "{report:?}");
+    }
+
+    /// Runs `f` on a thread and fails the test if it takes more than 10 s: a worker asleep on a
+    /// condvar nobody will notify would otherwise hang the test run instead of failing it.
+    fn within_deadline<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+        let (tx, rx) = std::sync::mpsc::channel();
+        thread::spawn(move || tx.send(f()));
+        rx.recv_timeout(Duration::from_secs(10))
+            .expect("the job hangs: nobody resumed it")
+    }
+
+    /// Feeds `input` through `read_commands` (all of it, up to end of input), then runs the job.
+    fn job_with_typed_input(input: &'static [u8]) -> JobReport {
+        within_deadline(move || {
+            let (tx, rx) = sync_channel(16);
+            read_commands(input, |c| tx.send(c).is_ok());
+            drop(tx); // the end of input, as when the reader thread returns
+            run_job(CHUNK, rx, Instant::now()).expect("the worker does not panic")
+        })
     }
 
     #[test]
@@ -656,7 +620,14 @@ mod tests {
     }
 
     #[test]
-    fn a_pause_then_end_of_input_resumes_and_garbage_is_ignored() {
+    fn a_typed_pause_past_garbage_reaches_the_job_and_then_the_input_ends() {
+        // What `main`'s stdin thread sends: the `p` after a line that is not even text still gets
+        // through, then the channel closes (the end of input that resumes the job, tested above).
+        let (tx, rx) = sync_channel(16);
+        read_commands(&b"\n  nonsense \n\xff\xfe\np\n"[..], |c| tx.send(c).is_ok());
+        drop(tx);
+        assert_eq!(rx.iter().collect::<Vec<_>>(), [Command::Pause]);
+        // And the job it drives finishes, all chunks, never stuck.
         let report = job_with_typed_input(b"\n  nonsense \n\xff\xfe\np\n");
         assert_eq!(report.outcome, Outcome::Finished);
         assert_eq!(report.chunks.len(), 15);
@@ -730,28 +701,19 @@ mod tests {
     }
 
     #[test]
-    fn scripts_parse_and_print_back() {
-        assert_eq!(
-            script("pause@250ms, r@1s ,quit@1200ms").to_string(),
-            "pause@250ms,resume@1000ms,quit@1200ms"
-        );
+    fn the_default_script_parses_and_prints_back() {
         assert_eq!(default_script().to_string(), DEFAULT_SCRIPT);
-        assert_eq!(script(""), Script::default());
     }
 
     #[test]
-    fn bad_scripts_are_errors_that_say_what_is_wrong() {
-        for (bad, says) in [
-            ("pause", "is not command@time"),
-            ("jump@1s", "unknown command"),
-            ("pause@soon", "is not a time"),
-            ("pause@-5ms", "is not a time"),
-            ("pause@1.5s", "is not a time"),
-            ("resume@900ms,pause@300ms", "must not go backwards"),
-        ] {
-            let err = parse_script(bad).expect_err(bad);
-            assert!(err.contains(says), "{bad}: {err}");
-            assert!(!err.contains('\n'), "one line: {err}");
-        }
+    fn flags_parse_and_a_huge_time_is_refused_before_anything_runs() {
+        let args = Args::try_parse_from(["04", "--commands", "p@1s,r@2s"]).expect("valid flags");
+        assert_eq!(
+            args.commands.map(|s| s.to_string()).as_deref(),
+            Some("pause@1000ms,resume@2000ms")
+        );
+        let err = Args::try_parse_from(["04", "--commands", "pause@18446744073709551615s"])
+            .expect_err("a time that would overflow the clock");
+        assert_eq!(err.exit_code(), 2);
     }
 }

@@ -34,31 +34,37 @@
 //! `src/python/multithreading/race_condition.py` (a sleep before the read-modify-write: likely, not
 //! certain, lost updates).
 //!
-//! Run: `cargo run -p examples-threads --bin 10_mutex_threads` (no flags, under 1 s).
+//! Run: `cargo run -p examples-threads --bin 10_mutex_threads` (under 1 s; no flags but `--help`).
 //!
 //! The output will look similar to this (the order of lines from the two ATMs varies):
 //!
 //! ```text
 //!   0.000s  INFO [main] --- no lock across the dispense: read, dispense, write ---
-//!   0.050s  INFO [ATM-1] ATM-1: balance is 100, waiting until the other ATM has read too
-//!   0.050s  INFO [ATM-2] ATM-2: balance is 100, waiting until the other ATM has read too
-//!   0.050s  INFO [ATM-2] ATM-2: dispensing 80
-//!   0.050s  INFO [ATM-1] ATM-1: dispensing 80
-//!   0.251s  INFO [ATM-1] ATM-1: approved, writes balance 20
-//!   0.251s  INFO [ATM-2] ATM-2: approved, writes balance 20
+//!   0.054s  INFO [ATM-2] ATM-2: balance is 100, waiting until the other ATM has read too
+//!   0.055s  INFO [ATM-1] ATM-1: balance is 100, waiting until the other ATM has read too
+//!   0.055s  INFO [ATM-1] ATM-1: dispensing 80
+//!   0.055s  INFO [ATM-2] ATM-2: dispensing 80
+//!   0.255s  INFO [ATM-2] ATM-2: approved, writes balance 20
+//!   0.256s  INFO [ATM-1] ATM-1: approved, writes balance 20
+//!   0.257s  INFO [main] ATM-1: customer told Approved after 253 ms
+//!   0.257s  INFO [main] ATM-2: customer told Approved after 252 ms
+//!   0.257s  INFO [main] BUG: balance 20 + dispensed 160 != 100: the bank paid out money it did not have (took 253 ms)
 //!   ...
+//!
 //! Summary
 //!   no lock: 2 approved, 0 rejected, balance 20, dispensed 160: BUG, the books are off by 80
 //!   std::sync::Mutex held to the write: 1 approved, 1 rejected, balance 20, dispensed 80: books balance
 //!   std::sync::Mutex, reserve then dispense: 1 approved, 1 rejected, balance 20, dispensed 80: books balance
-//!   the rejected customer waited 251 ms with the lock held across the dispense (ideal 250 ms), 51 ms with a short reservation (ideal 50 ms)
+//!   the rejected customer waited 256 ms with the lock held across the dispense (ideal 250 ms), 52 ms with a short reservation (ideal 50 ms)
 //! ```
 
 use std::sync::{Arc, Barrier, Mutex};
-use std::thread::{self, JoinHandle};
+use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{fmt_duration, init_logging, time};
+use anyhow::anyhow;
+use clap::Parser;
+use common::{fmt_duration, init_logging, out, parse_args, time};
 use tracing::info;
 
 const OPENING_BALANCE: u64 = 100;
@@ -194,15 +200,23 @@ fn run_unlocked() -> anyhow::Result<Report> {
     let both_have_read = Arc::new(Barrier::new(ATMS.len()));
     let start = Instant::now();
     let mut atms = Vec::new();
+    // One named thread per ATM, so each log line says which ATM printed it. `Arc` because a
+    // spawned thread may outlive the function that spawned it (`thread::scope` would let it borrow
+    // instead; `Arc` keeps the shape of the async twin, where `tokio::spawn` has the same `'static`
+    // rule).
     for atm in ATMS {
         let account = Arc::clone(&account);
         let both_have_read = Arc::clone(&both_have_read);
-        atms.push(spawn_atm(atm, move || {
+        atms.push(thread::Builder::new().name(atm.into()).spawn(move || {
             let outcome = withdraw_unlocked(&account, atm, WITHDRAWAL, &both_have_read);
             answer(atm, start, outcome)
         })?);
     }
-    let answers = join_atms(atms)?;
+    let mut answers = Vec::new();
+    for atm in atms {
+        // `join` waits for the thread to end; `Err` means it panicked.
+        answers.push(atm.join().map_err(|_| anyhow!("an ATM thread panicked"))?);
+    }
     Ok(Report {
         answers,
         balance: account.read(),
@@ -239,12 +253,15 @@ fn run_locked() -> anyhow::Result<Report> {
     let mut atms = Vec::new();
     for atm in ATMS {
         let account = Arc::clone(&account);
-        atms.push(spawn_atm(atm, move || {
+        atms.push(thread::Builder::new().name(atm.into()).spawn(move || {
             let outcome = withdraw_locked(&account, atm, WITHDRAWAL);
             answer(atm, start, outcome)
         })?);
     }
-    let answers = join_atms(atms)?;
+    let mut answers = Vec::new();
+    for atm in atms {
+        answers.push(atm.join().map_err(|_| anyhow!("an ATM thread panicked"))?);
+    }
     let balance = *account
         .lock()
         .expect("no one panics while holding the balance");
@@ -293,12 +310,15 @@ fn run_reserved() -> anyhow::Result<Report> {
     let mut atms = Vec::new();
     for atm in ATMS {
         let account = Arc::clone(&account);
-        atms.push(spawn_atm(atm, move || {
+        atms.push(thread::Builder::new().name(atm.into()).spawn(move || {
             let outcome = withdraw_reserved(&account, atm, WITHDRAWAL);
             answer(atm, start, outcome)
         })?);
     }
-    let answers = join_atms(atms)?;
+    let mut answers = Vec::new();
+    for atm in atms {
+        answers.push(atm.join().map_err(|_| anyhow!("an ATM thread panicked"))?);
+    }
     Ok(Report {
         answers,
         balance: account.read(),
@@ -313,28 +333,6 @@ fn answer(atm: &'static str, start: Instant, outcome: Outcome) -> Answer {
         outcome,
         answered_after: start.elapsed(),
     }
-}
-
-/// One named thread per ATM, so each log line says which ATM printed it. `Arc` because a spawned
-/// thread may outlive the function that spawned it (`thread::scope` would let it borrow instead;
-/// `Arc` keeps the shape of the async twin, where `tokio::spawn` has the same `'static` rule).
-fn spawn_atm(
-    atm: &'static str,
-    f: impl FnOnce() -> Answer + Send + 'static,
-) -> anyhow::Result<JoinHandle<Answer>> {
-    Ok(thread::Builder::new().name(atm.to_string()).spawn(f)?)
-}
-
-/// Joins both ATM threads; a panicked thread comes back as an error, not a crash.
-fn join_atms(atms: Vec<JoinHandle<Answer>>) -> anyhow::Result<Vec<Answer>> {
-    let mut answers = Vec::new();
-    for atm in atms {
-        answers.push(
-            atm.join()
-                .map_err(|_| anyhow::anyhow!("an ATM thread panicked"))?,
-        );
-    }
-    Ok(answers)
 }
 
 fn log_report(report: &Report, took: Duration) {
@@ -360,7 +358,15 @@ fn log_report(report: &Report, took: Duration) {
     }
 }
 
+#[derive(Parser, Debug)]
+#[command(
+    about = "10 · Mutex, with threads: two ATM threads withdraw 80 from 100; without a lock both are approved (a lost update), a std::sync::Mutex fixes it",
+    long_about = None
+)]
+struct Args {}
+
 fn main() -> anyhow::Result<()> {
+    let Args {} = parse_args();
     init_logging();
 
     info!("--- no lock across the dispense: read, dispense, write ---");
@@ -378,15 +384,15 @@ fn main() -> anyhow::Result<()> {
     let reserved = reserved?;
     log_report(&reserved, took);
 
-    println!();
-    println!("Summary");
-    println!("  {}", unlocked.summary("no lock"));
-    println!("  {}", locked.summary("std::sync::Mutex held to the write"));
-    println!(
+    out!();
+    out!("Summary");
+    out!("  {}", unlocked.summary("no lock"));
+    out!("  {}", locked.summary("std::sync::Mutex held to the write"));
+    out!(
         "  {}",
         reserved.summary("std::sync::Mutex, reserve then dispense")
     );
-    println!(
+    out!(
         "  the rejected customer waited {} with the lock held across the dispense (ideal {}), {} with a short reservation (ideal {})",
         fmt_duration(locked.rejection_after()),
         fmt_duration(CARD_CHECK + DISPENSE),

@@ -56,7 +56,7 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use common::{fmt_duration, init_logging, time};
+use common::{fmt_duration, init_logging, out, parse_args, time};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use tracing::info;
@@ -69,7 +69,10 @@ const WORK_MS: std::ops::RangeInclusive<u64> = 100..=400;
 /// Five worker threads, three phases, one std::sync::Barrier: no worker starts a phase before all
 /// have finished the previous one.
 #[derive(Parser, Debug)]
-#[command(about, long_about = None)]
+#[command(
+    about = "11 · Barrier, with threads: 5 threads x 3 phases of random work with std::sync::Barrier; nobody starts a phase before all finished the previous one",
+    long_about = None
+)]
 struct Args {
     /// Seed of the random work times (the same seed gives the same run).
     #[arg(long, default_value_t = 42)]
@@ -334,7 +337,7 @@ fn names(workers: &[usize]) -> String {
 }
 
 fn main() -> anyhow::Result<()> {
-    let args = Args::parse();
+    let args: Args = parse_args();
     init_logging();
 
     let plan = plan(args.seed);
@@ -349,13 +352,13 @@ fn main() -> anyhow::Result<()> {
     run.check()
         .map_err(|e| anyhow::anyhow!("the barrier let a worker run ahead: {e}"))?;
 
-    println!();
-    println!("Summary");
+    out!();
+    out!("Summary");
     let mut previous_end = Duration::ZERO;
     for phase in 1..=PHASES {
         let end = run.phase_end(phase);
         let slowest = plan.iter().map(|w| w[phase - 1]).max().unwrap_or_default();
-        println!(
+        out!(
             "  phase {phase}: arrival order {}; leader {}; took {}, ideal {} (its slowest worker)",
             names(&run.arrival_order(phase)),
             names(&run.leaders_of(phase)),
@@ -364,15 +367,15 @@ fn main() -> anyhow::Result<()> {
         );
         previous_end = end;
     }
-    println!(
+    out!(
         "  checked: no worker started a phase before all {WORKERS} had finished the previous one; 1 leader per phase"
     );
-    println!(
+    out!(
         "  barrier run {}, ideal {} (the slowest worker of each phase, summed)",
         fmt_duration(took),
         fmt_duration(sum_of_slowest_per_phase(&plan))
     );
-    println!(
+    out!(
         "  without the barrier the slowest worker would be done after {}",
         fmt_duration(slowest_worker_alone(&plan))
     );
@@ -499,5 +502,12 @@ mod tests {
             got,
             ["1st", "2nd", "3rd", "4th", "5th", "11th", "12th", "21st"]
         );
+    }
+
+    #[test]
+    fn help_names_the_example_not_the_crate() {
+        use clap::CommandFactory;
+        let help = Args::command().render_help().to_string();
+        assert!(help.starts_with("11 · Barrier"), "{help}");
     }
 }

@@ -26,34 +26,38 @@
 //!   many consumers.
 //! - The producer is an **OS thread**, not a task: it costs a kernel thread and a stack, and it
 //!   cannot be cancelled from outside. It notices that the consumer is gone only when its next
-//!   `send` fails, after its current fetch, exactly like the async fetcher, which has no better
-//!   way either unless it is aborted.
+//!   `send` fails, after its current fetch. The async fetcher is written the same way, but it
+//!   could stop sooner: tokio's `Sender::closed()` is a future that completes when the receiver
+//!   is dropped, so a `select!` between the fetch and `closed()` would drop the fetch mid-way.
+//!   std's `SyncSender` has no such call, and a blocking fetch cannot be interrupted anyway.
 //! - This is what C++20's `coroutine_generator.cpp` upstream really is: a lazy, blocking generator.
 //!
 //! Seed: "Asynchrony" > Asynchronous Iteration, "Asynchrony vs Multithreading". Upstream:
 //! `src/cpp/asynchrony/coroutine_generator.cpp`, `src/python/asynchrony/async_generator.py`,
 //! `src/js/asynchrony/12_async_generator.js`.
 //!
-//! Run: `cargo run -p examples-threads --bin 12_async_generator_threads` (no flags, about 2.5 s).
+//! Run: `cargo run -p examples-threads --bin 12_async_generator_threads` (about 2.5 s; no flags but
+//! `--help`).
 //!
 //! The output will look similar to this:
 //!
 //! ```text
 //!   0.000s  INFO [main] --- collect every page, then process ---
 //!   0.000s  INFO [main] fetching page 1...
-//!   0.150s  INFO [main] page 1: 3 users
+//!   0.151s  INFO [main] page 1: 3 users
 //!   ...
-//!   1.543s  INFO [main] --- the same iterator, a thread fetching the next page while processing ---
-//!   1.543s  INFO [page-fetcher] fetching page 1...
-//!   1.693s  INFO [page-fetcher] page 1: 3 users
-//!   1.693s  INFO [page-fetcher] fetching page 2...
-//!   1.733s  INFO [main] processed user-1
+//!   1.557s  INFO [main] --- the same iterator, a thread fetching the next page while processing ---
+//!   1.558s  INFO [page-fetcher] fetching page 1...
+//!   1.711s  INFO [page-fetcher] page 1: 3 users
+//!   1.712s  INFO [page-fetcher] fetching page 2...
+//!   1.755s  INFO [main] processed user-1
 //!   ...
+//!
 //! Summary
-//!   collect all, then process: first user after 451 ms (ideal 450 ms: every page), all 8 after 772 ms
-//!   iterator: first user after 150 ms (ideal 150 ms: one page), all 8 after 771 ms
-//!   iterator 771 ms | iterator with prefetch 531 ms | 1.45x, ideal 1.45x
-//!   prefetch saved 240 ms (ideal 240 ms)
+//!   collect all, then process: first user after 453 ms (ideal 450 ms: every page), all 8 after 780 ms
+//!   iterator: first user after 150 ms (ideal 150 ms: one page), all 8 after 777 ms
+//!   iterator 777 ms | iterator with prefetch 536 ms | 1.45x, ideal 1.45x
+//!   prefetch saved 241 ms (ideal 240 ms)
 //!   adapters (x2, multiples of 4, take 5): [0, 4, 8, 12, 16] from 9 numbers produced
 //!   file: 8 lines read back with std::fs, temporary file removed
 //! ```
@@ -65,7 +69,8 @@ use std::sync::mpsc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use common::{Comparison, fmt_duration, init_logging};
+use clap::Parser;
+use common::{Comparison, fmt_duration, init_logging, out, parse_args};
 use tracing::{info, warn};
 
 /// The service's data, page by page (upstream's `PAGES`).
@@ -258,18 +263,21 @@ struct TempFile {
 }
 
 impl TempFile {
-    fn create(contents: &[u8]) -> std::io::Result<TempFile> {
-        // Unique per process and per call: tests run in parallel in one process.
+    /// A path in the temporary directory, unique per process and per call (tests run in parallel
+    /// in one process).
+    fn unique_path() -> PathBuf {
         static NEXT: AtomicUsize = AtomicUsize::new(0);
         let name = format!(
             "12_async_generator_threads-{}-{}.txt",
             std::process::id(),
             NEXT.fetch_add(1, Ordering::Relaxed)
         );
+        std::env::temp_dir().join(name)
+    }
+
+    fn create(path: PathBuf, contents: &[u8]) -> std::io::Result<TempFile> {
         // Built before the write, so a failed or partial write is cleaned up too.
-        let file = TempFile {
-            path: std::env::temp_dir().join(name),
-        };
+        let file = TempFile { path };
         std::fs::write(&file.path, contents)?;
         Ok(file)
     }
@@ -298,17 +306,22 @@ fn read_lines(path: &Path) -> std::io::Result<Vec<String>> {
     Ok(read)
 }
 
-/// Writes `users` to a temporary file, one per line, and reads them back. Returns the lines and the
-/// path the file had (it is gone by the time this returns).
-fn file_round_trip(users: &[String]) -> std::io::Result<(Vec<String>, PathBuf)> {
-    let file = TempFile::create(users.join("\n").as_bytes())?;
-    info!("wrote {} users to {}", users.len(), file.path.display());
+/// Writes `contents` to a temporary file at `path` and reads it back line by line. The file is
+/// gone by the time this returns, whether it returns the lines or an error.
+fn file_round_trip(path: PathBuf, contents: &[u8]) -> std::io::Result<Vec<String>> {
+    let file = TempFile::create(path, contents)?;
+    info!("wrote {} bytes to {}", contents.len(), file.path.display());
     let lines = read_lines(&file.path)?;
-    Ok((lines, file.path.clone()))
+    Ok(lines)
     // `file` is dropped here, and on the `?` above: the file is removed either way.
 }
 
+#[derive(Parser, Debug)]
+#[command(about = "12 · Async generator, with threads: a paged API as a lazy Iterator, a prefetching producer thread, adapters and a file read line by line", long_about = None)]
+struct Args {}
+
 fn main() -> anyhow::Result<()> {
+    let Args {} = parse_args();
     init_logging();
 
     info!("--- collect every page, then process ---");
@@ -333,7 +346,8 @@ fn main() -> anyhow::Result<()> {
     info!("got {adapted:?}; the counter produced {produced} numbers");
 
     info!("--- a file, line by line ---");
-    let (lines, path) = file_round_trip(&prefetched.users)?;
+    let path = TempFile::unique_path();
+    let lines = file_round_trip(path.clone(), prefetched.users.join("\n").as_bytes())?;
     anyhow::ensure!(
         lines == prefetched.users,
         "the file must give back what was written"
@@ -342,23 +356,23 @@ fn main() -> anyhow::Result<()> {
     anyhow::ensure!(removed, "{} should have been removed", path.display());
 
     let ideal_saving = ideal_iterated_total() - ideal_prefetched_total();
-    println!();
-    println!("Summary");
-    println!(
+    out!();
+    out!("Summary");
+    out!(
         "  collect all, then process: first user after {} (ideal {}: every page), all {} after {}",
         fmt_duration(collected.first_arrival),
         fmt_duration(PAGE_DELAY * PAGES.len() as u32),
         collected.users.len(),
         fmt_duration(collected.total)
     );
-    println!(
+    out!(
         "  iterator: first user after {} (ideal {}: one page), all {} after {}",
         fmt_duration(iterated.first_arrival),
         fmt_duration(PAGE_DELAY),
         iterated.users.len(),
         fmt_duration(iterated.total)
     );
-    println!(
+    out!(
         "  {}",
         Comparison::new(
             "iterator",
@@ -368,15 +382,13 @@ fn main() -> anyhow::Result<()> {
             ideal_iterated_total().as_secs_f64() / ideal_prefetched_total().as_secs_f64()
         )
     );
-    println!(
+    out!(
         "  prefetch saved {} (ideal {})",
         fmt_duration(iterated.total.saturating_sub(prefetched.total)),
         fmt_duration(ideal_saving)
     );
-    println!(
-        "  adapters (x2, multiples of 4, take 5): {adapted:?} from {produced} numbers produced"
-    );
-    println!(
+    out!("  adapters (x2, multiples of 4, take 5): {adapted:?} from {produced} numbers produced");
+    out!(
         "  file: {} lines read back with std::fs, temporary file removed",
         lines.len()
     );
@@ -459,19 +471,24 @@ mod tests {
     #[test]
     fn a_file_is_read_line_by_line_and_removed() {
         let users = all_users();
-        let (lines, path) = file_round_trip(&users).expect("temp dir is writable");
+        let path = TempFile::unique_path();
+        let lines = file_round_trip(path.clone(), users.join("\n").as_bytes())
+            .expect("temp dir is writable");
         assert_eq!(lines, users);
         assert!(!path.exists(), "{} left behind", path.display());
     }
 
     #[test]
     fn a_file_that_fails_to_read_is_removed_too() {
-        let file = TempFile::create(b"user-1\nuser-2\n\xff\xfe not UTF-8\nuser-4\n")
-            .expect("temp dir is writable");
-        let path = file.path.clone();
-        let error = read_lines(&file.path).expect_err("invalid UTF-8");
+        // The path `main` takes: reading fails halfway (invalid UTF-8), `?` returns early, and
+        // dropping the `TempFile` on the way out removes the file.
+        let path = TempFile::unique_path();
+        let error = file_round_trip(
+            path.clone(),
+            b"user-1\nuser-2\n\xff\xfe not UTF-8\nuser-4\n",
+        )
+        .expect_err("invalid UTF-8");
         assert_eq!(error.kind(), std::io::ErrorKind::InvalidData);
-        drop(file);
         assert!(!path.exists(), "{} left behind", path.display());
     }
 }

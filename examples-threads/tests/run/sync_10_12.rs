@@ -1,6 +1,6 @@
 use std::time::Duration;
 
-use common::process::run_example;
+use common::process::{run_closing_stdout_after, run_example};
 
 #[test]
 fn mutex_threads_10_shows_the_forced_lost_update_and_both_fixes() {
@@ -15,11 +15,33 @@ fn mutex_threads_10_shows_the_forced_lost_update_and_both_fixes() {
         "[ATM-1]",
         "[ATM-2]",
     ]);
+    // The measured waits, not only the ideals printed beside them: the customer rejected behind a
+    // lock held across the dispense waits for the card check and the whole dispense (250 ms ideal,
+    // never less); with a short reservation "no" comes after the card check, long before.
+    let held = ms_after(&run.stdout, "the rejected customer waited ");
+    let reserved = ms_after(&run.stdout, "across the dispense (ideal 250 ms), ");
+    assert!(
+        (250.0..1250.0).contains(&held),
+        "held {held} ms\n{}",
+        run.stdout
+    );
+    assert!(
+        (50.0..200.0).contains(&reserved),
+        "reserved {reserved} ms\n{}",
+        run.stdout
+    );
     assert!(
         run.elapsed < Duration::from_secs(5),
         "took {:?}",
         run.elapsed
     );
+}
+
+#[test]
+fn mutex_threads_10_ends_quietly_when_its_stdout_is_closed() {
+    // `10_mutex | head -2` used to exit 1: a log line failed in an ATM task, which then came back
+    // as an error.
+    assert_quiet_on_a_closed_stdout(env!("CARGO_BIN_EXE_10_mutex_threads"));
 }
 
 #[test]
@@ -76,9 +98,58 @@ fn async_generator_threads_12_iterates_prefetches_adapts_and_reads_a_file() {
             // The prefetching is done by its own thread.
             "[page-fetcher]",
         ]);
+    // The measured figures, not only the ideals beside them. Streaming hands over the first user
+    // after one page (ideal 150 ms), collecting first after all three (450 ms); prefetching hides
+    // the fetch of pages 2 and 3 (ideal saving 240 ms). A `main` that collected first, or fetched
+    // without prefetching, fails here; the bounds leave room for a busy machine.
+    let collected_first = ms_after(&run.stdout, "collect all, then process: first user after ");
+    let first = ms_after(&run.stdout, "iterator: first user after ");
+    assert!(
+        first < 400.0 && first + 100.0 < collected_first,
+        "first user after {first} ms, collecting first {collected_first} ms\n{}",
+        run.stdout
+    );
+    let saved = ms_after(&run.stdout, "prefetch saved ");
+    assert!(
+        saved >= 80.0,
+        "prefetch saved only {saved} ms\n{}",
+        run.stdout
+    );
     assert!(
         run.elapsed < Duration::from_secs(5),
         "took {:?}",
         run.elapsed
     );
+}
+
+#[test]
+fn async_generator_threads_12_ends_quietly_when_its_stdout_is_closed() {
+    assert_quiet_on_a_closed_stdout(env!("CARGO_BIN_EXE_12_async_generator_threads"));
+}
+
+/// The duration printed right after `marker` in `text` ("waited 251 ms": `marker` = "waited "), in
+/// milliseconds. Panics with the whole text if it is not there: the figure is what the test checks.
+fn ms_after(text: &str, marker: &str) -> f64 {
+    let rest = text
+        .split_once(marker)
+        .unwrap_or_else(|| panic!("no {marker:?} in\n{text}"))
+        .1;
+    let mut words = rest.split_whitespace();
+    let number: f64 = words
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no number after {marker:?} in\n{text}"));
+    match words.next() {
+        Some("ms") => number,
+        Some("s") => number * 1000.0,
+        unit => panic!("unit {unit:?} after {marker:?} in\n{text}"),
+    }
+}
+
+/// Runs `program`, closes its stdout after the first line (as `| head -1` does) and checks that it
+/// ends quietly: status 0, no panic, nothing on stderr.
+fn assert_quiet_on_a_closed_stdout(program: &str) {
+    let run = run_closing_stdout_after(std::process::Command::new(program), "INFO");
+    run.assert_code(0).assert_no_panic();
+    assert!(run.stderr.trim().is_empty(), "{run:?}");
 }
