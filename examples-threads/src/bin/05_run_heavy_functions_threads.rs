@@ -545,16 +545,27 @@ mod tests {
     fn the_calibrated_call_takes_about_its_target_in_this_build() {
         let _turn = take_turn();
         // Whatever this build is (the tests run in debug, `cargo test --release` in release), a
-        // call sized for 150 ms takes 150 ms. The fastest of three tries, since a busy machine only
-        // ever slows a run; the bounds allow a factor of two either way.
-        let per_call = calibrate(ms(150));
-        let fastest = (0..3)
-            .map(|_| time(|| heavy_sum(0..per_call)).1)
-            .min()
-            .expect("three tries");
+        // call sized for a target takes about that long (a factor of two either way), and a call
+        // sized for 2.5 times the target about 2.5 times as long: a fixed count, right for one
+        // build only, would take as long for both. Each is the fastest of three tries, since a
+        // busy machine only ever slows a run.
+        let mut took = Vec::new();
+        for target in [ms(100), ms(250)] {
+            let per_call = calibrate(target);
+            let fastest = (0..3)
+                .map(|_| time(|| heavy_sum(0..per_call)).1)
+                .min()
+                .expect("three tries");
+            assert!(
+                fastest >= target / 2 && fastest <= target * 2,
+                "sized for {target:?}: {per_call} squares took {fastest:?}"
+            );
+            took.push(fastest);
+        }
+        let ratio = took[1].as_secs_f64() / took[0].as_secs_f64();
         assert!(
-            fastest >= ms(75) && fastest <= ms(300),
-            "{per_call} squares took {fastest:?}"
+            (1.6..=3.9).contains(&ratio),
+            "{took:?}: {ratio:.2}, ideal 2.5"
         );
     }
 

@@ -24,12 +24,12 @@ fn measured_speedup(stdout: &str, label: &str) -> f64 {
         .unwrap_or_else(|_| panic!("no speed-up in {line:?}"))
 }
 
-/// The first figure in milliseconds after `after` on the first line that contains it: 90 from
-/// "header rendered 90 ms into ...".
+/// The first figure in milliseconds after `after` on the first summary line (no log prefix) that
+/// contains it: 90 from "  header rendered 90 ms into ...".
 fn millis_after(stdout: &str, after: &str) -> f64 {
     let line = stdout
         .lines()
-        .find(|l| l.contains(after))
+        .find(|l| l.starts_with("  ") && !l.contains(" INFO ") && l.contains(after))
         .unwrap_or_else(|| panic!("no line with {after:?}\n{stdout}"));
     let rest = &line[line.find(after).unwrap_or_default() + after.len()..];
     let figure = rest.split(" ms").next().unwrap_or_default().trim();
