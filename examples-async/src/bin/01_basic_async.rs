@@ -25,12 +25,15 @@
 //! The output will look similar to this (times vary by a millisecond or two):
 //!
 //! ```text
-//!   0.001s  INFO [main] --- sequential: await one fetch, then the next ---
-//!   0.001s  INFO [main] fetch_user_profile: request sent
+//!   0.000s  INFO [main] --- sequential: await one fetch, then the next ---
+//!   0.000s  INFO [main] fetch_user_profile: request sent
 //!   0.302s  INFO [main] fetch_user_profile: got Alice
 //!   0.302s  INFO [main] fetch_recent_orders: request sent
 //!   ...
-//! sequential 1352 ms | concurrent 601 ms | 2.25x, ideal 2.25x
+//! Summary
+//!   sequential 1362 ms | concurrent 605 ms | 2.25x, ideal 2.25x
+//!   lazy future awaited after a 200 ms head start: 302 ms (ideal 300 ms, it had not started)
+//!   spawned task awaited after a 200 ms head start: 100 ms (ideal 100 ms, it was already running)
 //! ```
 
 use std::fmt::Write as _;

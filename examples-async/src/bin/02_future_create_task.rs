@@ -46,22 +46,22 @@
 //! The output will look similar to this (the order of lines printed at the same millisecond varies):
 //!
 //! ```text
-//!   1.440s  INFO [main] --- futures created early, awaited after the header ---
-//!   1.440s  INFO [main] created three fetch futures: no 'request sent' yet, nothing has started
-//!   1.440s  INFO [main] render_static_header: rendering
-//!   1.531s  INFO [main] render_static_header: done
-//!   1.531s  INFO [main] fetch_user_profile: request sent
+//!   1.471s  INFO [main] --- futures created early, awaited after the header ---
+//!   1.471s  INFO [main] created three fetch futures: no 'request sent' yet, nothing has started
+//!   1.471s  INFO [main] render_static_header: rendering
+//!   1.567s  INFO [main] render_static_header: done
+//!   1.567s  INFO [main] fetch_user_profile: request sent
 //!   ...
-//!   2.132s  INFO [main] --- tasks spawned early, header rendered meanwhile ---
-//!   2.132s  INFO [tokio-rt-worker] fetch_user_profile: request sent
-//!   2.132s  INFO [main] render_static_header: rendering
+//!   2.171s  INFO [main] --- tasks spawned early, header rendered meanwhile ---
+//!   2.171s  INFO [main] render_static_header: rendering
+//!   2.171s  INFO [tokio-rt-worker] fetch_recommendations: request sent
 //!   ...
 //! Summary
-//!   sequential 1442 ms | spawned tasks 601 ms | 2.40x, ideal 2.40x
-//!   futures created early, awaited after the header: 691 ms (ideal 690 ms: header + longest)
-//!   header rendered 90 ms into the spawned run, while the fetches ran (ideal 90 ms)
+//!   sequential 1471 ms | spawned tasks 602 ms | 2.44x, ideal 2.40x
+//!   futures created early, awaited after the header: 700 ms (ideal 690 ms: header + longest)
+//!   header rendered 96 ms into the spawned run, while the fetches ran (ideal 90 ms)
 //!   never-awaited future ran: false | detached task ran: true
-//!   oneshot delivered "Hello, world!" after 150 ms (ideal 150 ms)
+//!   oneshot delivered "Hello, world!" after 160 ms (ideal 150 ms)
 //!   sender dropped without a result: the receiver got "channel closed" at once, no hang
 //! ```
 

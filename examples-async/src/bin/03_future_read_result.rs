@@ -61,21 +61,21 @@
 //!   0.000s  INFO [main] --- four downloads, read in completion order, deadline 700 ms ---
 //!   0.000s  INFO [main] users.csv: download started
 //!   ...
-//!   0.150s  INFO [main] heartbeat 1
-//!   0.301s  INFO [main] orders.csv: succeeded, 5400 rows | progress 1/4 finished, 1 succeeded, 0 failed, 0 panicked, 0 cancelled
-//!   0.451s  INFO [main] payments.csv: failed: payments.csv: server returned 500 | progress 2/4 finished, ...
+//!   0.152s  INFO [main] heartbeat 1
+//!   0.318s  INFO [main] orders.csv: succeeded, 5400 rows | progress 1/4 finished, 1 succeeded, 0 failed, 0 panicked, 0 cancelled
+//!   0.458s  INFO [main] payments.csv: failed: payments.csv: server returned 500 | progress 2/4 finished, ...
 //!   ...
 //!   0.701s  INFO [main] deadline: cancelling 1 unfinished download(s)
 //!   0.701s  INFO [main] products.csv: cancelled | progress 4/4 finished, 2 succeeded, 1 failed, 0 panicked, 1 cancelled
 //!   ...
 //! Summary
-//!   completion order: orders.csv 300 ms, payments.csv 450 ms, users.csv 600 ms, products.csv 700 ms
+//!   completion order: orders.csv 318 ms, payments.csv 458 ms, users.csv 601 ms, products.csv 701 ms
 //!   progress: 4/4 finished, 2 succeeded, 1 failed, 0 panicked, 1 cancelled
-//!   told apart: error "payments.csv: server returned 500" | panic "invoices.csv: malformed row 17" | cancelled products.csv
-//!   polled slow_add(3, 4) every 200 ms: "Waiting for the result..." 4 times (ideal 4), result 7 after 900 ms
-//!   continuation initial_task().map(next_task).then(store_result): 10 after 400 ms (ideal 400 ms)
+//!   told apart: error "payments.csv: server returned 500" | cancelled products.csv | panic "invoices.csv: malformed row 17"
+//!   polled slow_add(3, 4) every 200 ms: "Waiting for the result..." 4 times (ideal 4), result 7 after 902 ms
+//!   continuation initial_task().map(next_task).then(store_result): 10 after 404 ms (ideal 400 ms)
 //!   shared result: 5 readers got [10, 10, 10, 10, 10], computed 1 time(s) (ideal 1)
-//!   heartbeat: 16 ticks, longest gap 151 ms (ideal 150 ms): waiting never blocked the thread
+//!   heartbeat: 16 ticks, longest gap 166 ms (ideal 150 ms): waiting never blocked the thread
 //! ```
 
 use std::collections::HashMap;

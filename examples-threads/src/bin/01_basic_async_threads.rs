@@ -29,10 +29,13 @@
 //!   0.000s  INFO [main] --- sequential: one blocking call after another ---
 //!   0.000s  INFO [main] fetch_user_profile: request sent
 //!   ...
-//!   1.352s  INFO [fetch-orders] fetch_recent_orders: request sent
-//!   1.352s  INFO [fetch-profile] fetch_user_profile: request sent
+//!   1.402s  INFO [main] --- threads: one OS thread per fetch, then join ---
+//!   1.402s  INFO [fetch-profile] fetch_user_profile: request sent
+//!   1.402s  INFO [fetch-orders] fetch_recent_orders: request sent
+//!   1.402s  INFO [fetch-recommendations] fetch_recommendations: request sent
 //!   ...
-//! sequential 1351 ms | threads 601 ms | 2.25x, ideal 2.25x
+//! Summary
+//!   sequential 1401 ms | threads 614 ms | 2.28x, ideal 2.25x
 //! ```
 
 use std::fmt::Write as _;

@@ -47,18 +47,25 @@
 //! The output will look similar to this (the order of lines from different threads varies):
 //!
 //! ```text
-//!   1.442s  INFO [main] --- threads spawned early, header rendered meanwhile ---
-//!   1.442s  INFO [fetch-profile] fetch_user_profile: request sent
-//!   1.442s  INFO [main] render_static_header: rendering
-//!   1.442s  INFO [fetch-orders] fetch_recent_orders: request sent
+//!   1.475s  INFO [main] --- threads spawned early, header rendered meanwhile ---
+//!   1.475s  INFO [fetch-profile] fetch_user_profile: request sent
+//!   1.475s  INFO [fetch-orders] fetch_recent_orders: request sent
+//!   1.477s  INFO [main] render_static_header: rendering
+//!   1.477s  INFO [fetch-recommendations] fetch_recommendations: request sent
+//!   ...
+//!   2.081s  INFO [main] --- deferred work (std::launch::deferred) vs a thread whose handle was dropped ---
+//!   2.081s  INFO [warm-cache] warm_cache: started
+//!   2.133s  INFO [warm-cache] warm_cache: done
+//!   2.189s  INFO [main] warm_cache: started
+//!   2.245s  INFO [main] warm_cache: done
 //!   ...
 //! Summary
-//!   sequential 1441 ms | threads 601 ms | 2.40x, ideal 2.40x
-//!   header rendered 90 ms into the threaded run, while the fetches ran (ideal 90 ms)
-//!   never-called closure ran: false | detached thread ran: true
-//!   channel promise delivered 10 after 150 ms (ideal 150 ms)
+//!   sequential 1474 ms | threads 606 ms | 2.43x, ideal 2.40x
+//!   header rendered 105 ms into the threaded run, while the fetches ran (ideal 90 ms)
+//!   deferred work ran before get(): false, get() took 56 ms (ideal 50 ms: it ran only then) | detached thread ran: true
+//!   channel promise delivered 10 after 156 ms (ideal 150 ms)
 //!   sender dropped without a value: the receiver got "receiving on a closed channel" at once, no hang
-//!   packaged tasks: slow_square(3) = 9, slow_square(4) = 16 in 301 ms (ideal 300 ms, one thread each)
+//!   packaged tasks: slow_square(3) = 9, slow_square(4) = 16 in 320 ms (ideal 300 ms, one thread each)
 //! ```
 
 use std::fmt::Write as _;

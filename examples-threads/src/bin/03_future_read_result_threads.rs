@@ -27,9 +27,9 @@
 //! - **A thread cannot be cancelled from outside.** There is no `abort()`: the batch raises a shared
 //!   `AtomicBool`, and the download, which works in 50 ms chunks, checks it between chunks and
 //!   returns `Err(Cancelled)`. Cancellation is cooperative and takes effect at the next check (C++20
-//!   `std::jthread`'s `stop_token` works the same way): in the run below `products.csv` had just
-//!   checked when the flag went up, and stopped 50 ms after the deadline. A blocking call that never
-//!   checks cannot be stopped at all.
+//!   `std::jthread`'s `stop_token` works the same way): in the run below `products.csv` stopped
+//!   16 ms after the deadline, at its next check (at most one 50 ms chunk later). A blocking call
+//!   that never checks cannot be stopped at all.
 //! - **No heartbeat.** In the async twin it proves that awaiting gives the one thread back. Here the
 //!   main thread really does block in `recv_timeout`, and nothing else cares: every download has its
 //!   own thread. The cost is a kernel thread per download instead of a task.
@@ -55,20 +55,24 @@
 //!
 //! ```text
 //!   0.000s  INFO [main] --- four downloads, reported in completion order, deadline 700 ms ---
-//!   0.000s  INFO [download-users.csv] users.csv: download started
+//!   0.009s  INFO [download-users.csv] users.csv: download started
 //!   ...
-//!   0.301s  INFO [main] orders.csv: succeeded, 5400 rows | progress 1/4 finished, 1 succeeded, 0 failed, 0 panicked, 0 cancelled
+//!   0.373s  INFO [main] orders.csv: succeeded, 5400 rows | progress 1/4 finished, 1 succeeded, 0 failed, 0 panicked, 0 cancelled
 //!   ...
 //!   0.701s  INFO [main] deadline: asking 1 unfinished download(s) to stop
-//!   0.751s  INFO [download-products.csv] products.csv: asked to stop, stopping
-//!   0.751s  INFO [main] products.csv: cancelled | progress 4/4 finished, 2 succeeded, 1 failed, 0 panicked, 1 cancelled
+//!   0.717s  INFO [download-products.csv] products.csv: asked to stop, stopping
+//!   0.717s  INFO [main] products.csv: cancelled | progress 4/4 finished, 2 succeeded, 1 failed, 0 panicked, 1 cancelled
+//!   ...
+//!   2.248s  INFO [main] --- one result, 5 readers (shared_future) ---
+//!   2.248s  INFO [reader-0] compute_value: computing
+//!   2.553s  INFO [reader-4] reader 4: 10
 //!   ...
 //! Summary
-//!   completion order: orders.csv 301 ms, payments.csv 451 ms, users.csv 601 ms, products.csv 751 ms
+//!   completion order: orders.csv 372 ms, payments.csv 492 ms, users.csv 650 ms, products.csv 716 ms
 //!   progress: 4/4 finished, 2 succeeded, 1 failed, 0 panicked, 1 cancelled
 //!   told apart: error "payments.csv: server returned 500" | cancelled products.csv | panic "invoices.csv: malformed row 17"
-//!   polled slow_add(3, 4) every 200 ms: "Waiting for the result..." 4 times (ideal 4), result 7 after 901 ms
-//!   continuation next_task(initial_task()) then store_result: 10 after 401 ms (ideal 400 ms)
+//!   polled slow_add(3, 4) every 200 ms: "Waiting for the result..." 4 times (ideal 4), result 7 after 920 ms
+//!   continuation next_task(initial_task()) then store_result: 10 after 433 ms (ideal 400 ms)
 //!   shared result: 5 readers got [10, 10, 10, 10, 10], computed 1 time(s) (ideal 1)
 //! ```
 

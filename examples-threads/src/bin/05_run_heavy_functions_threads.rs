@@ -37,22 +37,32 @@
 //! Run: `cargo run -p examples-threads --bin 05_run_heavy_functions_threads` (about 2 s, in a debug
 //! or a release build alike). Flags: `--call-ms N` sizes one call (default 150, 50 to 2000).
 //!
-//! The output will look similar to this (a 2-core machine; the order of lines varies):
+//! The output will look similar to this (the order of lines varies). This run was taken on a 2-core
+//! machine shared with busy compilers (load average above 10): a call sized for 150 ms took 371 ms,
+//! and the verdicts are still computed from the figures beside them. When other programs hold the
+//! cores, 8 threads per core can come out faster than one per core; the last verdict then says
+//! "faster, but not from the extra threads", with the load average, instead of "gain nothing".
 //!
 //! ```text
-//!   0.000s  INFO [main] --- 1. sequential: one call after another on one thread ---
-//!   0.000s  INFO [cruncher] call 1/4: start
-//!   0.000s  INFO [main] heartbeat 1
-//!   0.050s  INFO [main] heartbeat 2
+//!   0.112s  INFO [main] 4 calls of heavy_sum, 7179689 squares each (sized for 150 ms a call); available_parallelism: 2
+//!   0.112s  INFO [main] --- 1. sequential: one call after another on one thread ---
+//!   0.113s  INFO [main] heartbeat 1
+//!   0.118s  INFO [cruncher] call 1/4: start
+//!   0.168s  INFO [main] heartbeat 2
 //!   ...
-//!   1.100s  INFO [thread-0] slice 1/16: start
-//!   1.100s  INFO [thread-1] slice 2/16: start
+//!   1.602s  INFO [core-1] slice 2/2: start
+//!   1.626s  INFO [core-0] slice 1/2: start
 //!   ...
-//!   sequential, 1 thread: 540 ms, main heartbeat longest gap 52 ms (tick 50 ms): kept time
-//!   2 threads (one per core): 280 ms, main heartbeat longest gap 51 ms (tick 50 ms): kept time
-//!   16 threads (8 per core): 290 ms, main heartbeat longest gap 55 ms (tick 50 ms): kept time
-//!   sequential 540 ms | one thread per core 280 ms | 1.93x, ideal 2.00x (available_parallelism 2)
-//!   one thread per core 280 ms | 8 threads per core 290 ms | 0.97x, ideal 1.00x: more threads than cores gain nothing
+//!   2.369s  INFO [thread-0] slice 1/16: start
+//!   2.369s  INFO [thread-1] slice 2/16: start
+//!   ...
+//! Summary
+//!   one call: 371 ms (sized for 150 ms); a gap past 421 ms (the tick + a call) is a freeze
+//!   sequential, 1 thread: 1483 ms, 1 slice(s) at once, main heartbeat longest gap 117 ms (tick 50 ms): kept time
+//!   2 threads (one per core): 767 ms, 2 slice(s) at once, main heartbeat longest gap 68 ms (tick 50 ms): kept time
+//!   16 threads (8 per core): 805 ms, 16 slice(s) at once, main heartbeat longest gap 216 ms (tick 50 ms): kept time
+//!   sequential 1483 ms | one thread per core 767 ms | 1.93x, ideal 2.00x (available_parallelism 2): near the ideal: every core worked
+//!   one thread per core 767 ms | 8 threads per core 805 ms | 0.95x, ideal 1.00x: more threads than cores gain nothing: the cores were already busy
 //!   results equal: yes
 //! ```
 
