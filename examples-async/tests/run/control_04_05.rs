@@ -162,8 +162,13 @@ fn run_heavy_functions_05_help_names_the_example_and_bad_flags_exit_2() {
     ] {
         let run = run_example(program, bad);
         run.assert_code(2).assert_no_panic();
-        let first = run.stderr.lines().next().unwrap_or_default();
-        assert!(first.starts_with("error: "), "{bad:?}: {first}");
+        let lines: Vec<&str> = run
+            .stderr
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .collect();
+        assert_eq!(lines.len(), 1, "{bad:?}: one line: {}", run.stderr);
+        assert!(lines[0].starts_with("error: "), "{bad:?}: {}", lines[0]);
         assert!(run.stdout.is_empty(), "the demo ran: {}", run.stdout);
     }
 }

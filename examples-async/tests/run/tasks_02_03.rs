@@ -56,7 +56,13 @@ fn assert_help_and_bad_flag(program: &str, number: &str) {
 
     let bad = run_example(program, &["--bogus"]);
     bad.assert_code(2).assert_no_panic();
-    let first = bad.stderr.lines().next().unwrap_or_default();
+    let lines: Vec<&str> = bad
+        .stderr
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .collect();
+    assert_eq!(lines.len(), 1, "one line: {}", bad.stderr);
+    let first = lines[0];
     assert!(
         first.starts_with("error: ") && first.contains("--bogus"),
         "{first}"

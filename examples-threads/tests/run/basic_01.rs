@@ -55,7 +55,13 @@ fn basic_async_threads_01_help_names_the_example_and_an_unknown_flag_exits_2() {
 
     let bad = run_example(env!("CARGO_BIN_EXE_01_basic_async_threads"), &["--bogus"]);
     bad.assert_code(2).assert_no_panic();
-    let first = bad.stderr.lines().next().unwrap_or_default();
+    let lines: Vec<&str> = bad
+        .stderr
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .collect();
+    assert_eq!(lines.len(), 1, "one line: {}", bad.stderr);
+    let first = lines[0];
     assert!(
         first.starts_with("error: ") && first.contains("--bogus"),
         "{first}"
