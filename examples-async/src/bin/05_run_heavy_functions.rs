@@ -41,32 +41,35 @@
 //! Run: `cargo run -p examples-async --bin 05_run_heavy_functions` (about 2 s, in a debug or a
 //! release build alike). Flags: `--call-ms N` sizes one call (default 120, 50 to 2000).
 //!
-//! The output will look similar to this (thread names and timings vary). This run was taken on a
-//! 2-core machine shared with five busy compilers (load average 13.5): rayon ran its calls side by
-//! side ("2 call(s) at once") and still gained nothing, and the verdict says why. On an idle machine
-//! the same line reads about "1.9x, ideal 2.00x ...: near the ideal".
+//! The output will look similar to this (a 2-core machine, load average 4; thread names and
+//! timings vary). When other programs hold the cores, the rayon line falls short of its ideal and
+//! its verdict says so, with the load average ("no gain: the cores were busy with other programs
+//! (load average 13.5)"); the calls it ran at once still show the parallelism. A release build
+//! sizes the calls to the same time (about 200 million squares instead of 13 million).
 //!
 //! ```text
-//!   0.093s  INFO [main] 4 calls of heavy_sum, 6287068 squares each (sized for 150 ms a call); available_parallelism: 2
-//!   0.093s  INFO [main] --- 1. inline: CPU work in an async fn on the runtime's only thread ---
-//!   0.097s  INFO [main] heartbeat 1
-//!   0.145s  INFO [main] call 1/4: start
+//!   0.079s  INFO [main] 4 calls of heavy_sum, 12698808 squares each (sized for 120 ms a call); available_parallelism: 2
+//!   0.079s  INFO [main] --- 1. inline: CPU work in an async fn on the runtime's only thread ---
+//!   0.080s  INFO [main] heartbeat 1
+//!   0.130s  INFO [main] call 1/4: start
 //!   ...
-//!   0.865s  INFO [main] call 4/4: done
-//!   0.865s  WARN [main] heartbeat 2: 768 ms since the last tick, the runtime thread was blocked
+//!   0.593s  INFO [main] call 4/4: done
+//!   0.593s  WARN [main] heartbeat 2: 512 ms since the last tick, the runtime thread was blocked
+//!   0.645s  INFO [main] --- 2. spawn_blocking: the same calls on tokio's blocking pool, one at a time ---
 //!   ...
-//!   0.985s  INFO [tokio-rt-worker] call 1/4: start
-//!   1.023s  INFO [main] heartbeat 3
+//!   0.697s  INFO [tokio-rt-worker] call 1/4: start
+//!   0.746s  INFO [main] heartbeat 3
+//!   0.797s  INFO [main] heartbeat 4
 //!   ...
-//!   1.797s  INFO [rayon-0] call 1/4: start
-//!   1.813s  INFO [rayon-1] call 3/4: start
+//!   1.189s  INFO [rayon-0] call 1/4: start
+//!   1.189s  INFO [rayon-1] call 3/4: start
 //!   ...
 //! Summary
-//!   one call: 180 ms (sized for 150 ms); a gap past 230 ms (the tick + a call) is a freeze
-//!   inline on the runtime thread: 720 ms, 1 call(s) at once, heartbeat longest gap 768 ms (tick 50 ms): froze
-//!   spawn_blocking, one call at a time: 707 ms, 1 call(s) at once, heartbeat longest gap 66 ms (tick 50 ms): kept time
-//!   rayon on all cores: 760 ms, 2 call(s) at once, heartbeat longest gap 78 ms (tick 50 ms): kept time
-//!   spawn_blocking one by one 707 ms | rayon 760 ms | 0.93x, ideal 2.00x (available_parallelism 2): no gain: the cores were busy with other programs (load average 13.5)
+//!   one call: 116 ms (sized for 120 ms); a gap past 166 ms (the tick + a call) is a freeze
+//!   inline on the runtime thread: 463 ms, 1 call(s) at once, heartbeat longest gap 512 ms (tick 50 ms): froze
+//!   spawn_blocking, one call at a time: 391 ms, 1 call(s) at once, heartbeat longest gap 51 ms (tick 50 ms): kept time
+//!   rayon on all cores: 240 ms, 2 call(s) at once, heartbeat longest gap 58 ms (tick 50 ms): kept time
+//!   spawn_blocking one by one 391 ms | rayon 240 ms | 1.63x, ideal 2.00x (available_parallelism 2): near the ideal: every core worked
 //!   results equal: yes
 //! ```
 

@@ -37,32 +37,34 @@
 //! Run: `cargo run -p examples-threads --bin 05_run_heavy_functions_threads` (about 2 s, in a debug
 //! or a release build alike). Flags: `--call-ms N` sizes one call (default 120, 50 to 2000).
 //!
-//! The output will look similar to this (the order of lines varies). This run was taken on a 2-core
-//! machine shared with busy compilers (load average above 10): a call sized for 150 ms took 371 ms,
-//! and the verdicts are still computed from the figures beside them. When other programs hold the
-//! cores, 8 threads per core can come out faster than one per core; the last verdict then says
-//! "faster, but not from the extra threads", with the load average, instead of "gain nothing".
+//! The output will look similar to this (a 2-core machine, load average 4; the order of lines
+//! varies). Each verdict is computed from the figures beside it: on a machine whose other programs
+//! hold the cores, 8 threads per core can also come out faster than one per core, and the last line
+//! then reads "faster, but not from the extra threads: one thread per core reached only 52% of its
+//! ideal, so other programs held cores (load average 3.8), and more threads took a bigger share of
+//! them" (a release run). A release build sizes the calls to the same time (220 million squares).
 //!
 //! ```text
-//!   0.112s  INFO [main] 4 calls of heavy_sum, 7179689 squares each (sized for 150 ms a call); available_parallelism: 2
-//!   0.112s  INFO [main] --- 1. sequential: one call after another on one thread ---
-//!   0.113s  INFO [main] heartbeat 1
-//!   0.118s  INFO [cruncher] call 1/4: start
-//!   0.168s  INFO [main] heartbeat 2
+//!   0.115s  INFO [main] 4 calls of heavy_sum, 17528767 squares each (sized for 120 ms a call); available_parallelism: 2
+//!   0.115s  INFO [main] --- 1. sequential: one call after another on one thread ---
+//!   0.115s  INFO [main] heartbeat 1
+//!   0.115s  INFO [cruncher] call 1/4: start
+//!   0.165s  INFO [main] heartbeat 2
 //!   ...
-//!   1.602s  INFO [core-1] slice 2/2: start
-//!   1.626s  INFO [core-0] slice 1/2: start
+//!   0.586s  INFO [core-0] slice 1/2: start
+//!   0.586s  INFO [core-1] slice 2/2: start
 //!   ...
-//!   2.369s  INFO [thread-0] slice 1/16: start
-//!   2.369s  INFO [thread-1] slice 2/16: start
+//!   0.879s  INFO [thread-0] slice 1/16: start
+//!   ...
+//!   0.927s  INFO [thread-15] slice 16/16: start
 //!   ...
 //! Summary
-//!   one call: 371 ms (sized for 150 ms); a gap past 421 ms (the tick + a call) is a freeze
-//!   sequential, 1 thread: 1483 ms, 1 slice(s) at once, main heartbeat longest gap 117 ms (tick 50 ms): kept time
-//!   2 threads (one per core): 767 ms, 2 slice(s) at once, main heartbeat longest gap 68 ms (tick 50 ms): kept time
-//!   16 threads (8 per core): 805 ms, 16 slice(s) at once, main heartbeat longest gap 216 ms (tick 50 ms): kept time
-//!   sequential 1483 ms | one thread per core 767 ms | 1.93x, ideal 2.00x (available_parallelism 2): near the ideal: every core worked
-//!   one thread per core 767 ms | 8 threads per core 805 ms | 0.95x, ideal 1.00x: more threads than cores gain nothing: the cores were already busy
+//!   one call: 117 ms (sized for 120 ms); a gap past 167 ms (the tick + a call) is a freeze
+//!   sequential, 1 thread: 470 ms, 1 slice(s) at once, main heartbeat longest gap 50 ms (tick 50 ms): kept time
+//!   2 threads (one per core): 293 ms, 2 slice(s) at once, main heartbeat longest gap 53 ms (tick 50 ms): kept time
+//!   16 threads (8 per core): 441 ms, 16 slice(s) at once, main heartbeat longest gap 61 ms (tick 50 ms): kept time
+//!   sequential 470 ms | one thread per core 293 ms | 1.61x, ideal 2.00x (available_parallelism 2): near the ideal: every core worked
+//!   one thread per core 293 ms | 8 threads per core 441 ms | 0.66x, ideal 1.00x: slower by 51%: the extra threads only took turns on cores that were already busy (load average 4.0)
 //!   results equal: yes
 //! ```
 
@@ -478,8 +480,9 @@ fn oversubscription_verdict(gain: f64, per_core_share: f64, load: Option<f64>) -
         "more threads than cores gain nothing: the cores were already busy".to_string()
     } else {
         format!(
-            "slower: switching among the extra threads cost {:.0}%",
-            (1.0 / gain - 1.0) * 100.0
+            "slower by {:.0}%: the extra threads only took turns on cores that were already busy{}",
+            (1.0 / gain - 1.0) * 100.0,
+            load_note(load)
         )
     }
 }
@@ -698,7 +701,7 @@ mod tests {
         );
         assert_eq!(
             oversubscription_verdict(0.5, 0.96, None),
-            "slower: switching among the extra threads cost 100%"
+            "slower by 100%: the extra threads only took turns on cores that were already busy"
         );
     }
 
