@@ -23,12 +23,12 @@
 //! Why `tokio::spawn` wants `Send + 'static`: this example uses the multi-thread runtime, and the
 //! log shows the spawned fetches on `[tokio-rt-worker]` threads while `main` renders the header.
 //! The bounds are in `tokio::spawn`'s signature, so they hold on every runtime, `current_thread`
-//! included, where a task never changes threads. A task may be moved to any worker thread between two polls (so everything it holds across an
-//! `.await` must be `Send`: an `Rc` or a `std::sync::MutexGuard` there is a compile error, "future
-//! cannot be sent between threads safely"), and it may outlive the function that spawned it (so it
-//! must own its data, `'static`: hence `async move` with a `user_id` copied in, not a reference to a
-//! local; borrowing one is "`x` does not live long enough ... argument requires that `x` is
-//! borrowed for `'static`"). `tokio::join!` has neither bound because it polls its futures inside
+//! included, where a task never changes threads. A task may be moved to any worker thread between
+//! two polls (so everything it holds across an `.await` must be `Send`: an `Rc` or a
+//! `std::sync::MutexGuard` there is a compile error, "future cannot be sent between threads
+//! safely"), and it may outlive the function that spawned it (so it must own its data, `'static`:
+//! hence `async move` with a `user_id` copied in, not a reference to a local; borrowing one is "`x`
+//! does not live long enough ... argument requires that `x` is borrowed for `'static`"). `tokio::join!` has neither bound because it polls its futures inside
 //! the current task, which the caller is still awaiting; `tokio::task::spawn_local` accepts a
 //! `!Send` future on a `LocalSet`.
 //!
