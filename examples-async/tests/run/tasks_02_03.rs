@@ -149,6 +149,12 @@ fn future_read_result_03_reads_in_completion_order_and_tells_failures_apart() {
             && position("users.csv") < position("products.csv"),
         "{order}"
     );
+    // Measured: the first result was handled when it existed (orders.csv, 300 ms), not after the
+    // slowest, and products.csv (900 ms of work) was cancelled at the 700 ms deadline.
+    let orders = millis_after(&run.stdout, "completion order: orders.csv ");
+    let products = millis_after(&run.stdout, "products.csv ");
+    assert!((300.0..600.0).contains(&orders), "{order}");
+    assert!((700.0..900.0).contains(&products), "{order}");
     // The heartbeat's verdict follows its figure (a tick more than 100 ms late is a block), not
     // fixed text. Which one it is depends on how busy the machine is; the real-clock unit test
     // asserts the thread was never blocked.

@@ -640,8 +640,9 @@ mod tests {
         })
         .expect("no thread panics");
         assert_eq!(total, closed_form(4 * per_call));
-        // Every slice started before the first ended: the OS runs them all, taking turns.
-        assert_eq!(beat.calls_at_once, threads, "{beat:?}");
+        // More slices ran at once than there are cores: the OS runs them all, taking turns. (Not
+        // all of them for certain: on a busy machine the first may end before the last starts.)
+        assert!(beat.calls_at_once > available_cores(), "{beat:?}");
         // The example's own verdict, relative to the work: a gap longer than the tick plus a call
         // (as long as the whole 4-call job here, on two cores) would be a freeze.
         assert_eq!(

@@ -104,8 +104,8 @@ fn run_heavy_functions_threads_05_compares_thread_counts_with_equal_results() {
             .unwrap_or_else(|_| panic!("no figure before {unit:?} in {line:?}"))
     };
     // Measured parallelism, which holds however busy the machine is (the speedup does not): one
-    // slice at a time on one thread, one per core side by side, and all of the oversubscribed
-    // ones started before the first ended. A `main` that ran everything on one thread shows 1.
+    // slice at a time on one thread, one per core side by side, and more than that when
+    // oversubscribed. A `main` that ran everything on one thread shows 1.
     let per_core_line = line("sequential ");
     let cores = figure(per_core_line, ")");
     assert_eq!(
@@ -123,9 +123,10 @@ fn run_heavy_functions_threads_05_compares_thread_counts_with_equal_results() {
         .lines()
         .find(|l| l.contains(" threads (8 per core): "))
         .unwrap_or_default();
-    assert_eq!(
-        figure(oversubscribed, " slice(s) at once"),
-        cores * 8.0,
+    // More slices running at once than there are cores: the OS slices the cores among them. (Not
+    // all 16 for certain: on a busy machine the first slice may end before the last thread starts.)
+    assert!(
+        figure(oversubscribed, " slice(s) at once") > cores,
         "{oversubscribed}"
     );
     // The verdict on more threads follows its figure: "gain nothing" only beside no gain.

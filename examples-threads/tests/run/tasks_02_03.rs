@@ -133,6 +133,18 @@ fn future_read_result_threads_03_reports_in_completion_order_and_tells_failures_
         "continuation next_task(initial_task()) then store_result: 10 after ",
         "shared result: 5 readers got [10, 10, 10, 10, 10], computed 1 time(s)",
     ]);
+    // Measured: the first result was reported when it existed (orders.csv, 300 ms), not after the
+    // slowest, and products.csv (900 ms of work) stopped at the 700 ms deadline, at its next check.
+    let orders = millis_after(&run.stdout, "completion order: orders.csv ");
+    let products = millis_after(&run.stdout, "products.csv ");
+    assert!(
+        (300.0..600.0).contains(&orders),
+        "orders.csv after {orders} ms"
+    );
+    assert!(
+        (700.0..900.0).contains(&products),
+        "products.csv after {products} ms"
+    );
     // This example panics on purpose, once, on the invoices thread, and logs it as an ERROR line:
     // no other panic, and nothing on stderr (`assert_no_panic` cannot be used: "0 panicked" is part
     // of the progress line).
