@@ -20,24 +20,38 @@
 //! `src/js/asynchrony/01_basic_async.js`, `src/cpp/asynchrony/basic_async.cpp`.
 //! Threads twin: `examples-threads/src/bin/01_basic_async_threads.rs`.
 //!
-//! Run: `cargo run -p examples-async --bin 01_basic_async` (no flags, about 2.5 s).
+//! Run: `cargo run -p examples-async --bin 01_basic_async` (no flags but `--help`, about 2.5 s).
 //!
 //! The output will look similar to this (times vary by a millisecond or two):
 //!
 //! ```text
-//!   0.001s  INFO [main] --- sequential: await one fetch, then the next ---
-//!   0.001s  INFO [main] fetch_user_profile: request sent
+//!   0.000s  INFO [main] --- sequential: await one fetch, then the next ---
+//!   0.000s  INFO [main] fetch_user_profile: request sent
 //!   0.302s  INFO [main] fetch_user_profile: got Alice
 //!   0.302s  INFO [main] fetch_recent_orders: request sent
 //!   ...
-//! sequential 1352 ms | concurrent 601 ms | 2.25x, ideal 2.25x
+//! Summary
+//!   sequential 1362 ms | concurrent 605 ms | 2.25x, ideal 2.25x
+//!   lazy future awaited after a 200 ms head start: 302 ms (ideal 300 ms, it had not started)
+//!   spawned task awaited after a 200 ms head start: 100 ms (ideal 100 ms, it was already running)
 //! ```
 
+use std::fmt::Write as _;
 use std::time::Duration;
 
+use clap::Parser;
 use common::{Comparison, fmt_duration, init_logging, time_async};
 use tokio::time::sleep;
 use tracing::info;
+
+/// No flags: `--help` says what the example shows, and anything else is a one-line error (exit 2).
+#[derive(Parser, Debug)]
+#[command(
+    about = "01 · Basic async: three fetches awaited one after another (the sum) vs tokio::join! \
+             (the longest), all on one thread; futures are lazy, spawned tasks are not",
+    long_about = None
+)]
+struct Args {}
 
 const PROFILE_DELAY: Duration = Duration::from_millis(300);
 const ORDERS_DELAY: Duration = Duration::from_millis(600);
@@ -155,6 +169,7 @@ async fn lazy_future_vs_spawned_task() -> anyhow::Result<(Duration, Duration)> {
 // One thread: `current_thread` runs every task on the thread that calls `block_on`, here `main`.
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
+    parse_args();
     init_logging();
 
     info!("--- sequential: await one fetch, then the next ---");
@@ -186,25 +201,66 @@ async fn main() -> anyhow::Result<()> {
     let (lazy_wait, spawned_wait) = lazy_future_vs_spawned_task().await?;
 
     let ideal = SUM.as_secs_f64() / LONGEST.as_secs_f64();
-    println!();
-    println!("Summary");
-    println!(
+    let mut summary = String::from("\nSummary\n");
+    writeln!(
+        summary,
         "  {}",
         Comparison::new("sequential", sequential, "concurrent", concurrent, ideal)
-    );
-    println!(
+    )?;
+    writeln!(
+        summary,
         "  lazy future awaited after a {} head start: {} (ideal {}, it had not started)",
         fmt_duration(HEAD_START),
         fmt_duration(lazy_wait),
         fmt_duration(PROFILE_DELAY)
-    );
-    println!(
+    )?;
+    writeln!(
+        summary,
         "  spawned task awaited after a {} head start: {} (ideal {}, it was already running)",
         fmt_duration(HEAD_START),
         fmt_duration(spawned_wait),
         fmt_duration(PROFILE_DELAY - HEAD_START)
-    );
-    Ok(())
+    )?;
+    print_summary(&summary)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Support: not the lesson.
+
+/// Reads the command line. `--help` prints the example's own help and exits 0; a bad flag or value
+/// is one line on stderr (`error: unexpected argument '--bogus' found (try --help)`) and exit
+/// status 2, as the house rule asks: clap's own `Args::parse` prints five lines.
+fn parse_args() -> Args {
+    use clap::error::ErrorKind;
+    use std::io::Write as _;
+    Args::try_parse().unwrap_or_else(|error| {
+        if matches!(
+            error.kind(),
+            ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
+        ) {
+            // A closed stdout (`--help | head -1`) is no error either.
+            let _ = error.print();
+            std::process::exit(0);
+        }
+        let rendered = error.render().to_string();
+        let first = rendered
+            .lines()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("error: invalid arguments");
+        let _ = writeln!(std::io::stderr(), "{first} (try --help)");
+        std::process::exit(2);
+    })
+}
+
+/// Writes the summary to stdout. A closed stdout (`... | head -2`) ends the program quietly, with
+/// status 0: the reader has seen what they wanted. (`println!` would panic on the broken pipe.)
+fn print_summary(summary: &str) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(summary.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        written => Ok(written?),
+    }
 }
 
 #[cfg(test)]

@@ -99,6 +99,7 @@ fn run_heavy_functions_05_freezes_inline_and_keeps_time_off_the_runtime_thread()
         .assert_no_panic()
         .assert_stdout_contains(&[
             "Summary",
+            "one call: ",
             "inline on the runtime thread: ",
             "spawn_blocking, one call at a time: ",
             "rayon on all cores: ",
@@ -107,14 +108,62 @@ fn run_heavy_functions_05_freezes_inline_and_keeps_time_off_the_runtime_thread()
             "(available_parallelism ",
             "results equal: yes",
         ]);
-    // The freeze is certain (the whole job blocks the only thread); "kept time" for the other two
-    // depends on how busy the machine is, and the unit tests check it with their bounds.
-    let inline = run
-        .stdout
-        .lines()
-        .find(|l| l.contains("inline on the runtime thread: "))
-        .unwrap_or_default();
+    let line = |start: &str| {
+        run.stdout
+            .lines()
+            .find(|l| l.trim_start().starts_with(start))
+            .unwrap_or_else(|| panic!("no line {start:?}\n{}", run.stdout))
+    };
+    // The figure just before `unit` on `line`: 2 from "..., 2 call(s) at once, ...".
+    let figure = |line: &str, unit: &str| -> f64 {
+        let before = line
+            .split(unit)
+            .next()
+            .unwrap_or_default()
+            .trim_end()
+            .rsplit([' ', '|'])
+            .next()
+            .unwrap_or_default();
+        before
+            .parse()
+            .unwrap_or_else(|_| panic!("no figure before {unit:?} in {line:?}"))
+    };
+    let inline = line("inline on the runtime thread: ");
+    let blocking = line("spawn_blocking, one call at a time: ");
+    let rayon = line("rayon on all cores: ");
+    // The freeze is certain (the whole job blocks the only thread) and measured: the inline gap is
+    // longer than the whole spawn_blocking gap; "kept time" for the other two depends on how busy
+    // the machine is, and the unit tests check it with their bounds.
     assert!(inline.ends_with("froze"), "{inline}");
+    let gap = |l: &str| figure(l.split("longest gap ").nth(1).unwrap_or_default(), " ms");
+    assert!(gap(inline) > gap(blocking), "{inline}\n{blocking}");
+    // Measured parallelism, which holds however busy the machine is (the speedup does not):
+    // rayon ran its calls side by side on every core, the other ways one at a time. A `main`
+    // that ran the calls in turn shows 1 everywhere.
+    let cores = figure(line("spawn_blocking one by one "), ")");
+    assert_eq!(figure(inline, " call(s) at once"), 1.0, "{inline}");
+    assert_eq!(figure(blocking, " call(s) at once"), 1.0, "{blocking}");
+    assert_eq!(
+        figure(rayon, " call(s) at once"),
+        cores.min(4.0),
+        "{rayon}\n{}",
+        run.stdout
+    );
+    // The speedup's verdict follows its figure.
+    let comparison = line("spawn_blocking one by one ");
+    let speedup = figure(comparison, "x, ideal");
+    let ideal = figure(
+        comparison.split("x, ideal ").nth(1).unwrap_or_default(),
+        "x",
+    );
+    if ideal >= 1.5 && speedup >= 0.8 * ideal {
+        assert!(
+            comparison.ends_with("near the ideal: every core worked"),
+            "{comparison}"
+        );
+    } else if ideal >= 1.5 {
+        assert!(!comparison.contains("near the ideal"), "{comparison}");
+    }
     // Every call ran on the thread its way promises: inline on `main`, the others elsewhere.
     assert!(
         run.stdout.contains("[main] call 1/4: start"),
@@ -127,4 +176,29 @@ fn run_heavy_functions_05_freezes_inline_and_keeps_time_off_the_runtime_thread()
         "took {:?}",
         run.elapsed
     );
+}
+
+#[test]
+fn run_heavy_functions_05_help_names_the_example_and_bad_flags_exit_2() {
+    let program = env!("CARGO_BIN_EXE_05_run_heavy_functions");
+    let help = run_example(program, &["--help"]);
+    help.assert_success().assert_no_panic();
+    assert!(help.stdout.starts_with("05 · "), "{}", help.stdout);
+    assert!(help.stdout.contains("--call-ms"), "{}", help.stdout);
+    for bad in [
+        &["--bogus"][..],
+        &["--call-ms", "0"],
+        &["--call-ms", "soon"],
+    ] {
+        let run = run_example(program, bad);
+        run.assert_code(2).assert_no_panic();
+        let lines: Vec<&str> = run
+            .stderr
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .collect();
+        assert_eq!(lines.len(), 1, "{bad:?}: one line: {}", run.stderr);
+        assert!(lines[0].starts_with("error: "), "{bad:?}: {}", lines[0]);
+        assert!(run.stdout.is_empty(), "the demo ran: {}", run.stdout);
+    }
 }

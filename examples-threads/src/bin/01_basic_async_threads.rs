@@ -21,7 +21,7 @@
 //! Seed: "Asynchrony" > Examples in C++ (`std::async`), "Asynchrony vs Multithreading".
 //! Upstream: `src/cpp/asynchrony/basic_async.cpp`, `src/python/asynchrony/basic_async.py`.
 //!
-//! Run: `cargo run -p examples-threads --bin 01_basic_async_threads` (no flags, about 2 s).
+//! Run: `cargo run -p examples-threads --bin 01_basic_async_threads` (no flags but `--help`, about 2 s).
 //!
 //! The output will look similar to this (the order of lines from different threads varies):
 //!
@@ -29,17 +29,32 @@
 //!   0.000s  INFO [main] --- sequential: one blocking call after another ---
 //!   0.000s  INFO [main] fetch_user_profile: request sent
 //!   ...
-//!   1.352s  INFO [fetch-orders] fetch_recent_orders: request sent
-//!   1.352s  INFO [fetch-profile] fetch_user_profile: request sent
+//!   1.402s  INFO [main] --- threads: one OS thread per fetch, then join ---
+//!   1.402s  INFO [fetch-profile] fetch_user_profile: request sent
+//!   1.402s  INFO [fetch-orders] fetch_recent_orders: request sent
+//!   1.402s  INFO [fetch-recommendations] fetch_recommendations: request sent
 //!   ...
-//! sequential 1351 ms | threads 601 ms | 2.25x, ideal 2.25x
+//! Summary
+//!   sequential 1401 ms | threads 614 ms | 2.28x, ideal 2.25x
 //! ```
 
+use std::fmt::Write as _;
 use std::thread;
 use std::time::Duration;
 
+use anyhow::anyhow;
+use clap::Parser;
 use common::{Comparison, fmt_duration, init_logging, time};
 use tracing::info;
+
+/// No flags: `--help` says what the example shows, and anything else is a one-line error (exit 2).
+#[derive(Parser, Debug)]
+#[command(
+    about = "01 · Basic async, with threads: three blocking fetches called one after another \
+             (the sum) vs one thread::spawn each, then join (the longest)",
+    long_about = None
+)]
+struct Args {}
 
 const PROFILE_DELAY: Duration = Duration::from_millis(300);
 const ORDERS_DELAY: Duration = Duration::from_millis(600);
@@ -99,36 +114,37 @@ fn load_dashboard_sequential() -> Dashboard {
     }
 }
 
-/// One named thread per fetch. `spawn` starts each at once; `join` waits for it and hands back its
-/// return value (or `Err` if it panicked). Total: the longest delay.
+/// One thread per fetch. `spawn` starts each at once; `join` waits for it and hands back its return
+/// value. Total: the longest delay.
 fn load_dashboard_threads() -> anyhow::Result<Dashboard> {
-    let profile = spawn_named("fetch-profile", fetch_user_profile)?;
-    let orders = spawn_named("fetch-orders", fetch_recent_orders)?;
-    let recommendations = spawn_named("fetch-recommendations", fetch_recommendations)?;
+    // `thread::spawn(f)` with a name, so the log shows which thread did what. Starting a thread can
+    // fail (the OS may refuse one): `thread::spawn` would panic, `Builder::spawn` returns the error.
+    let profile = thread::Builder::new()
+        .name("fetch-profile".into())
+        .spawn(fetch_user_profile)?;
+    let orders = thread::Builder::new()
+        .name("fetch-orders".into())
+        .spawn(fetch_recent_orders)?;
+    let recommendations = thread::Builder::new()
+        .name("fetch-recommendations".into())
+        .spawn(fetch_recommendations)?;
+    // A panic inside a thread comes back from `join` as `Err` (its payload): it does not take this
+    // thread down.
     Ok(Dashboard {
-        profile: join(profile)?,
-        orders: join(orders)?,
-        recommendations: join(recommendations)?,
+        profile: profile
+            .join()
+            .map_err(|_| anyhow!("fetch-profile panicked"))?,
+        orders: orders
+            .join()
+            .map_err(|_| anyhow!("fetch-orders panicked"))?,
+        recommendations: recommendations
+            .join()
+            .map_err(|_| anyhow!("fetch-recommendations panicked"))?,
     })
 }
 
-/// `thread::spawn` with a name, so the log shows which thread did what. Starting a thread can fail
-/// (the OS may refuse one); `thread::spawn` would panic then, `Builder::spawn` returns the error.
-fn spawn_named<T: Send + 'static>(
-    name: &str,
-    f: impl FnOnce() -> T + Send + 'static,
-) -> anyhow::Result<thread::JoinHandle<T>> {
-    Ok(thread::Builder::new().name(name.to_string()).spawn(f)?)
-}
-
-/// A panic inside the thread comes back here as `Err`: it does not take the main thread down.
-fn join<T>(handle: thread::JoinHandle<T>) -> anyhow::Result<T> {
-    handle
-        .join()
-        .map_err(|_| anyhow::anyhow!("a fetch thread panicked"))
-}
-
 fn main() -> anyhow::Result<()> {
+    parse_args();
     init_logging();
 
     info!("--- sequential: one blocking call after another ---");
@@ -158,13 +174,52 @@ fn main() -> anyhow::Result<()> {
     );
 
     let ideal = SUM.as_secs_f64() / LONGEST.as_secs_f64();
-    println!();
-    println!("Summary");
-    println!(
+    let mut summary = String::from("\nSummary\n");
+    writeln!(
+        summary,
         "  {}",
         Comparison::new("sequential", sequential, "threads", threads, ideal)
-    );
-    Ok(())
+    )?;
+    print_summary(&summary)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Support: not the lesson.
+
+/// Reads the command line. `--help` prints the example's own help and exits 0; a bad flag or value
+/// is one line on stderr (`error: unexpected argument '--bogus' found (try --help)`) and exit
+/// status 2, as the house rule asks: clap's own `Args::parse` prints five lines.
+fn parse_args() -> Args {
+    use clap::error::ErrorKind;
+    use std::io::Write as _;
+    Args::try_parse().unwrap_or_else(|error| {
+        if matches!(
+            error.kind(),
+            ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
+        ) {
+            // A closed stdout (`--help | head -1`) is no error either.
+            let _ = error.print();
+            std::process::exit(0);
+        }
+        let rendered = error.render().to_string();
+        let first = rendered
+            .lines()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("error: invalid arguments");
+        let _ = writeln!(std::io::stderr(), "{first} (try --help)");
+        std::process::exit(2);
+    })
+}
+
+/// Writes the summary to stdout. A closed stdout (`... | head -2`) ends the program quietly, with
+/// status 0: the reader has seen what they wanted. (`println!` would panic on the broken pipe.)
+fn print_summary(summary: &str) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(summary.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        written => Ok(written?),
+    }
 }
 
 #[cfg(test)]
@@ -198,8 +253,10 @@ mod tests {
 
     #[test]
     fn a_panicking_thread_becomes_an_error_not_a_crash() {
-        let handle = spawn_named("doomed", || -> u32 { panic!("the service exploded") })
+        let handle = thread::Builder::new()
+            .name("doomed".into())
+            .spawn(|| -> u32 { panic!("the service exploded") })
             .expect("spawn works");
-        assert!(join(handle).is_err());
+        assert!(handle.join().is_err());
     }
 }

@@ -9,9 +9,11 @@
 //!   the main thread renders the header meanwhile, then `join`s the handles. `JoinHandle<T>::join`
 //!   hands back the thread's return value: the handle is the `std::future<T>` of C++'s
 //!   `std::async(std::launch::async, ...)`. Total: the **longest branch**, 600 ms.
-//! - **A closure never handed to a thread never runs; a thread whose handle is dropped still does.**
-//!   Dropping a `JoinHandle` detaches the thread (a discarded C++ `std::async` future would block in
-//!   its destructor instead). Two flags, printed in the summary, show both.
+//! - **Deferred work runs only when asked for; a thread whose handle is dropped runs anyway.** C++'s
+//!   `std::async(std::launch::deferred, f)` is a closure: nothing runs until `get()`, and then on the
+//!   thread that asks, so asking takes the whole work (the nearest thing to a lazy future). A spawned
+//!   thread starts at once, and dropping its `JoinHandle` detaches it (a discarded C++ `std::async`
+//!   future would block in its destructor instead). The summary prints both, measured.
 //! - **The promise/future pair** (`std::promise<int>` + `std::future<int>`, the seed's `set_value`
 //!   snippet) is a one-shot channel: `mpsc::sync_channel(1)`, the `SyncSender` moved into the thread
 //!   that sets the value, the `Receiver` kept by the thread that waits. A sender dropped without
@@ -21,12 +23,14 @@
 //!
 //! What differs from the async twin, and why:
 //! - There is no "futures created early, awaited late" run: a thread starts when it is spawned, and
-//!   there is nothing lazy to forget to poll. The closure not yet given to a thread is the nearest
-//!   thing, and it is as inert as an unpolled future (the first flag).
+//!   there is nothing lazy to forget to poll. Deferred work (a closure not yet called) is the
+//!   nearest thing, and it is as inert as an unpolled future.
 //! - `thread::spawn` asks for `Send + 'static` for the same reasons `tokio::spawn` does: the closure
-//!   moves to another thread and may outlive the caller, so `move` copies `USER_ID` in. Here that is
-//!   always true, not just on a multi-thread runtime. `thread::scope` lifts `'static` (scoped threads
-//!   may borrow locals because the scope joins them before it returns), as `tokio::join!` does.
+//!   moves to another thread and may outlive the caller, so `move` copies `USER_ID` in. In both, the
+//!   bounds are part of the function's signature and hold whatever the program does (`tokio::spawn`
+//!   asks for `Send` on a `current_thread` runtime too). `thread::scope` lifts `'static` (scoped
+//!   threads may borrow locals because the scope joins them before it returns), as `tokio::join!`
+//!   does.
 //! - std has no one-shot channel type: a `sync_channel(1)` used once plays the part, and "set only
 //!   once" is kept by moving the sender into the one thread that sets it, not by the type.
 //! - Each fetch costs a kernel thread (a stack, a system call to start and to join): fine for three.
@@ -37,33 +41,54 @@
 //! and a channel. Upstream: `src/cpp/asynchrony/parallel_futures.cpp`, `src/cpp/asynchrony/packaged_task.cpp`,
 //! `src/python/asynchrony/future_create_task.py`.
 //!
-//! Run: `cargo run -p examples-threads --bin 02_future_create_task_threads` (no flags, about 2.5 s).
+//! Run: `cargo run -p examples-threads --bin 02_future_create_task_threads` (no flags but `--help`,
+//! about 2.5 s).
 //!
 //! The output will look similar to this (the order of lines from different threads varies):
 //!
 //! ```text
-//!   1.442s  INFO [main] --- threads spawned early, header rendered meanwhile ---
-//!   1.442s  INFO [fetch-profile] fetch_user_profile: request sent
-//!   1.442s  INFO [main] render_static_header: rendering
-//!   1.442s  INFO [fetch-orders] fetch_recent_orders: request sent
+//!   1.475s  INFO [main] --- threads spawned early, header rendered meanwhile ---
+//!   1.475s  INFO [fetch-profile] fetch_user_profile: request sent
+//!   1.475s  INFO [fetch-orders] fetch_recent_orders: request sent
+//!   1.477s  INFO [main] render_static_header: rendering
+//!   1.477s  INFO [fetch-recommendations] fetch_recommendations: request sent
+//!   ...
+//!   2.081s  INFO [main] --- deferred work (std::launch::deferred) vs a thread whose handle was dropped ---
+//!   2.081s  INFO [warm-cache] warm_cache: started
+//!   2.133s  INFO [warm-cache] warm_cache: done
+//!   2.189s  INFO [main] warm_cache: started
+//!   2.245s  INFO [main] warm_cache: done
 //!   ...
 //! Summary
-//!   sequential 1441 ms | threads 601 ms | 2.40x, ideal 2.40x
-//!   header rendered 90 ms into the threaded run, while the fetches ran (ideal 90 ms)
-//!   never-called closure ran: false | detached thread ran: true
-//!   channel promise delivered 10 after 150 ms (ideal 150 ms)
+//!   sequential 1474 ms | threads 606 ms | 2.43x, ideal 2.40x
+//!   header rendered 105 ms into the threaded run, while the fetches ran (ideal 90 ms)
+//!   deferred work ran before get(): false, get() took 56 ms (ideal 50 ms: it ran only then) | detached thread ran: true
+//!   channel promise delivered 10 after 156 ms (ideal 150 ms)
 //!   sender dropped without a value: the receiver got "receiving on a closed channel" at once, no hang
-//!   packaged tasks: slow_square(3) = 9, slow_square(4) = 16 in 301 ms (ideal 300 ms, one thread each)
+//!   packaged tasks: slow_square(3) = 9, slow_square(4) = 16 in 320 ms (ideal 300 ms, one thread each)
 //! ```
 
+use std::fmt::Write as _;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use anyhow::anyhow;
+use clap::Parser;
 use common::{Comparison, fmt_duration, init_logging, time};
 use tracing::info;
+
+/// No flags: `--help` says what the example shows, and anything else is a one-line error (exit 2).
+#[derive(Parser, Debug)]
+#[command(
+    about = "02 · Create a task, with threads: thread::spawn the fetches first and render the header \
+             meanwhile (the longest branch); promise/future as a one-shot channel; packaged_task \
+             as a closure plus a channel",
+    long_about = None
+)]
+struct Args {}
 
 const PROFILE_DELAY: Duration = Duration::from_millis(300);
 const ORDERS_DELAY: Duration = Duration::from_millis(600);
@@ -158,40 +183,36 @@ fn load_dashboard_sequential(user_id: u32) -> Run {
 /// this one; the handles are joined at the end. Total: the longest branch.
 fn load_dashboard_threads(user_id: u32) -> anyhow::Result<Run> {
     let start = Instant::now();
-    // `move` copies `user_id` into each closure: the thread owns everything it uses ('static) and
-    // runs elsewhere (Send).
-    let profile = spawn_named("fetch-profile", move || fetch_user_profile(user_id))?;
-    let orders = spawn_named("fetch-orders", move || fetch_recent_orders(user_id))?;
-    let recommendations = spawn_named("fetch-recommendations", move || {
-        fetch_recommendations(user_id)
-    })?;
+    // `thread::spawn` with a name, so the log shows which thread did what; `Builder::spawn` returns
+    // the OS's refusal to start a thread as an error where `thread::spawn` would panic. `move`
+    // copies `user_id` into each closure: the thread owns everything it uses ('static) and runs
+    // elsewhere (Send).
+    let profile = thread::Builder::new()
+        .name("fetch-profile".into())
+        .spawn(move || fetch_user_profile(user_id))?;
+    let orders = thread::Builder::new()
+        .name("fetch-orders".into())
+        .spawn(move || fetch_recent_orders(user_id))?;
+    let recommendations = thread::Builder::new()
+        .name("fetch-recommendations".into())
+        .spawn(move || fetch_recommendations(user_id))?;
     let header = render_static_header();
     let header_done = start.elapsed();
     // `gather`: join every handle. Joining them one by one takes no longer than the slowest: they
-    // are all running already. Each join is `Err` if its thread panicked.
+    // are all running already. Each join is `Err` (the panic's payload) if its thread panicked.
     let dashboard = Dashboard {
         header,
-        profile: join(profile)?,
-        orders: join(orders)?,
-        recommendations: join(recommendations)?,
+        profile: profile
+            .join()
+            .map_err(|_| anyhow!("fetch-profile panicked"))?,
+        orders: orders
+            .join()
+            .map_err(|_| anyhow!("fetch-orders panicked"))?,
+        recommendations: recommendations
+            .join()
+            .map_err(|_| anyhow!("fetch-recommendations panicked"))?,
     };
     Ok((dashboard, header_done))
-}
-
-/// `thread::spawn` with a name, so the log shows which thread did what. `Builder::spawn` returns
-/// the OS's refusal to start a thread as an error where `thread::spawn` would panic.
-fn spawn_named<T: Send + 'static>(
-    name: &str,
-    f: impl FnOnce() -> T + Send + 'static,
-) -> anyhow::Result<thread::JoinHandle<T>> {
-    Ok(thread::Builder::new().name(name.to_string()).spawn(f)?)
-}
-
-/// A panic inside the thread comes back here as `Err`: it does not take the main thread down.
-fn join<T>(handle: thread::JoinHandle<T>) -> anyhow::Result<T> {
-    handle
-        .join()
-        .map_err(|_| anyhow::anyhow!("a worker thread panicked"))
 }
 
 /// Warms a cache and raises `warmed` when done.
@@ -202,24 +223,42 @@ fn warm_cache(warmed: &AtomicBool) {
     info!("warm_cache: done");
 }
 
-/// Returns whether (a) a closure that was never called nor given to a thread and (b) a thread whose
-/// `JoinHandle` was dropped at once did their work, after waiting twice as long as the work takes.
-fn never_run_vs_detached() -> anyhow::Result<(bool, bool)> {
-    let closure_warmed = Arc::new(AtomicBool::new(false));
-    let thread_warmed = Arc::new(AtomicBool::new(false));
-    {
-        let flag = closure_warmed.clone();
-        // A description of work, like an unpolled future: nothing runs until someone calls it.
-        let _never_run = move || warm_cache(&flag);
-        let flag = thread_warmed.clone();
-        // The handle is dropped on this line: the thread is detached, and runs to the end anyway.
-        drop(spawn_named("warm-cache", move || warm_cache(&flag))?);
-        thread::sleep(WARM_CACHE_DELAY * 2);
-    }
-    Ok((
-        closure_warmed.load(Ordering::SeqCst),
-        thread_warmed.load(Ordering::SeqCst),
-    ))
+/// What became of deferred work and of a detached thread, after waiting twice as long as the work.
+#[derive(Debug, Clone, Copy)]
+struct DeferredVsDetached {
+    /// Whether the deferred work had run before anyone asked for its result.
+    deferred_ran_before_get: bool,
+    /// How long asking for it (`get()`) then took: the whole work, if it ran only then.
+    get_took: Duration,
+    /// Whether the thread whose `JoinHandle` was dropped at once did its work.
+    detached_ran: bool,
+}
+
+/// C++'s `std::async(std::launch::deferred, f)` is a closure: it runs when `get()` is called, on the
+/// thread that calls it. A spawned thread runs at once, even when nobody keeps its handle.
+fn deferred_vs_detached() -> anyhow::Result<DeferredVsDetached> {
+    let deferred_warmed = Arc::new(AtomicBool::new(false));
+    let detached_warmed = Arc::new(AtomicBool::new(false));
+    let flag = deferred_warmed.clone();
+    // A description of work, like an unpolled future: nothing runs until someone calls it.
+    let deferred = move || warm_cache(&flag);
+    let flag = detached_warmed.clone();
+    // The handle is dropped on this line: the thread is detached, and runs to the end anyway.
+    drop(
+        thread::Builder::new()
+            .name("warm-cache".into())
+            .spawn(move || warm_cache(&flag))?,
+    );
+    thread::sleep(WARM_CACHE_DELAY * 2);
+    let deferred_ran_before_get = deferred_warmed.load(Ordering::SeqCst);
+    let detached_ran = detached_warmed.load(Ordering::SeqCst);
+    // `get()` on a deferred future: the work runs now, here.
+    let ((), get_took) = time(deferred);
+    Ok(DeferredVsDetached {
+        deferred_ran_before_get,
+        get_took,
+        detached_ran,
+    })
 }
 
 /// The seed's `std::promise` / `std::future` snippet: a thread sets the value after a while, the
@@ -227,14 +266,16 @@ fn never_run_vs_detached() -> anyhow::Result<(bool, bool)> {
 fn set_value_later() -> anyhow::Result<(i32, Duration)> {
     // `std::promise<int>` + `get_future()`: capacity 1, so `send` never blocks the setter.
     let (promise, future) = mpsc::sync_channel(1);
-    let setter = spawn_named("set-value", move || {
-        thread::sleep(SET_VALUE_DELAY);
-        // `set_value(10)`. It fails only if the receiver is gone, and then nobody wants the value.
-        let _ = promise.send(10);
-    })?;
+    let setter = thread::Builder::new()
+        .name("set-value".into())
+        .spawn(move || {
+            thread::sleep(SET_VALUE_DELAY);
+            // `set_value(10)`. It fails only if the receiver is gone, and then nobody wants it.
+            let _ = promise.send(10);
+        })?;
     // `future.get()`: blocks this thread, and only this one, until the value is there.
     let (value, waited) = time(|| future.recv());
-    join(setter)?;
+    setter.join().map_err(|_| anyhow!("set-value panicked"))?;
     Ok((value?, waited))
 }
 
@@ -242,13 +283,15 @@ fn set_value_later() -> anyhow::Result<(i32, Duration)> {
 /// at once (`RecvError`, C++'s "broken promise"), it does not wait forever. The error text.
 fn value_never_set() -> anyhow::Result<Option<String>> {
     let (promise, future) = mpsc::sync_channel::<i32>(1);
-    let setter = spawn_named("set-value", move || {
-        thread::sleep(GIVE_UP_DELAY);
-        info!("the thread that should set the value gives up without sending");
-        drop(promise);
-    })?;
+    let setter = thread::Builder::new()
+        .name("set-value".into())
+        .spawn(move || {
+            thread::sleep(GIVE_UP_DELAY);
+            info!("the thread that should set the value gives up without sending");
+            drop(promise);
+        })?;
     let error = future.recv().err().map(|e| e.to_string());
-    join(setter)?;
+    setter.join().map_err(|_| anyhow!("set-value panicked"))?;
     Ok(error)
 }
 
@@ -279,15 +322,20 @@ fn slow_square(x: i32) -> i32 {
 fn run_packaged_tasks() -> anyhow::Result<(i32, i32)> {
     let (square_3, result_3) = package(slow_square);
     let (square_4, result_4) = package(slow_square);
-    let t3 = spawn_named("packaged-3", move || square_3(3))?;
-    let t4 = spawn_named("packaged-4", move || square_4(4))?;
+    let t3 = thread::Builder::new()
+        .name("packaged-3".into())
+        .spawn(move || square_3(3))?;
+    let t4 = thread::Builder::new()
+        .name("packaged-4".into())
+        .spawn(move || square_4(4))?;
     let results = (result_3.recv()?, result_4.recv()?);
-    join(t3)?;
-    join(t4)?;
+    t3.join().map_err(|_| anyhow!("packaged-3 panicked"))?;
+    t4.join().map_err(|_| anyhow!("packaged-4 panicked"))?;
     Ok(results)
 }
 
 fn main() -> anyhow::Result<()> {
+    parse_args();
     init_logging();
 
     info!("--- sequential: each fetch, then the header ---");
@@ -316,8 +364,8 @@ fn main() -> anyhow::Result<()> {
         d.header, d.profile.name, d.profile.id, d.orders, d.recommendations
     );
 
-    info!("--- a closure never run vs a thread whose handle was dropped ---");
-    let (closure_ran, thread_ran) = never_run_vs_detached()?;
+    info!("--- deferred work (std::launch::deferred) vs a thread whose handle was dropped ---");
+    let deferred = deferred_vs_detached()?;
 
     info!("--- promise and future: a one-shot channel ---");
     let (value, waited) = set_value_later()?;
@@ -331,35 +379,85 @@ fn main() -> anyhow::Result<()> {
     info!("packaged results: {square_3}, {square_4}");
 
     let ideal = SUM.as_secs_f64() / LONGEST.as_secs_f64();
-    println!();
-    println!("Summary");
-    println!(
+    let Some(never_set) = never_set else {
+        anyhow::bail!("a dropped sender must wake the receiver with an error");
+    };
+    let mut summary = String::from("\nSummary\n");
+    writeln!(
+        summary,
         "  {}",
         Comparison::new("sequential", sequential, "threads", threads, ideal)
-    );
-    println!(
+    )?;
+    writeln!(
+        summary,
         "  header rendered {} into the threaded run, while the fetches ran (ideal {})",
         fmt_duration(header_done),
         fmt_duration(HEADER_DELAY)
-    );
-    println!("  never-called closure ran: {closure_ran} | detached thread ran: {thread_ran}");
-    println!(
+    )?;
+    writeln!(
+        summary,
+        "  deferred work ran before get(): {}, get() took {} (ideal {}: it ran only then) | detached thread ran: {}",
+        deferred.deferred_ran_before_get,
+        fmt_duration(deferred.get_took),
+        fmt_duration(WARM_CACHE_DELAY),
+        deferred.detached_ran
+    )?;
+    writeln!(
+        summary,
         "  channel promise delivered {value} after {} (ideal {})",
         fmt_duration(waited),
         fmt_duration(SET_VALUE_DELAY)
-    );
-    match never_set {
-        Some(error) => println!(
-            "  sender dropped without a value: the receiver got {error:?} at once, no hang"
-        ),
-        None => anyhow::bail!("a dropped sender must wake the receiver with an error"),
-    }
-    println!(
+    )?;
+    writeln!(
+        summary,
+        "  sender dropped without a value: the receiver got {never_set:?} at once, no hang"
+    )?;
+    writeln!(
+        summary,
         "  packaged tasks: slow_square(3) = {square_3}, slow_square(4) = {square_4} in {} (ideal {}, one thread each)",
         fmt_duration(packaged),
         fmt_duration(SQUARE_DELAY)
-    );
-    Ok(())
+    )?;
+    print_summary(&summary)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Support: not the lesson.
+
+/// Reads the command line. `--help` prints the example's own help and exits 0; a bad flag or value
+/// is one line on stderr (`error: unexpected argument '--bogus' found (try --help)`) and exit
+/// status 2, as the house rule asks: clap's own `Args::parse` prints five lines.
+fn parse_args() -> Args {
+    use clap::error::ErrorKind;
+    use std::io::Write as _;
+    Args::try_parse().unwrap_or_else(|error| {
+        if matches!(
+            error.kind(),
+            ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
+        ) {
+            // A closed stdout (`--help | head -1`) is no error either.
+            let _ = error.print();
+            std::process::exit(0);
+        }
+        let rendered = error.render().to_string();
+        let first = rendered
+            .lines()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("error: invalid arguments");
+        let _ = writeln!(std::io::stderr(), "{first} (try --help)");
+        std::process::exit(2);
+    })
+}
+
+/// Writes the summary to stdout. A closed stdout (`... | head -2`) ends the program quietly, with
+/// status 0: the reader has seen what they wanted. (`println!` would panic on the broken pipe.)
+fn print_summary(summary: &str) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(summary.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        written => Ok(written?),
+    }
 }
 
 #[cfg(test)]
@@ -399,12 +497,18 @@ mod tests {
     }
 
     #[test]
-    fn a_closure_never_run_does_nothing_but_a_detached_thread_runs() {
-        let (closure_ran, thread_ran) = never_run_vs_detached().expect("spawn works");
-        assert!(!closure_ran, "nobody called the closure");
+    fn deferred_work_runs_only_at_get_but_a_detached_thread_runs_at_once() {
+        let seen = deferred_vs_detached().expect("spawn works");
         assert!(
-            thread_ran,
-            "dropping a JoinHandle detaches the thread, it does not stop it"
+            !seen.deferred_ran_before_get,
+            "deferred work waits to be asked for: {seen:?}"
+        );
+        // Had it started early (on a thread of its own), it would have been done 50 ms before
+        // `get()`, and `get()` would have returned at once.
+        assert!(seen.get_took >= WARM_CACHE_DELAY, "{seen:?}");
+        assert!(
+            seen.detached_ran,
+            "dropping a JoinHandle detaches the thread, it does not stop it: {seen:?}"
         );
     }
 
@@ -444,11 +548,14 @@ mod tests {
     #[test]
     fn a_panicking_packaged_task_gives_an_error_not_a_value() {
         let (job, result) = package(|_: ()| -> i32 { panic!("the job failed") });
-        let handle = spawn_named("doomed", move || job(())).expect("spawn works");
+        let handle = thread::Builder::new()
+            .name("doomed".into())
+            .spawn(move || job(()))
+            .expect("spawn works");
         assert!(
             result.recv().is_err(),
             "the sender was dropped by the unwinding job"
         );
-        assert!(join(handle).is_err());
+        assert!(handle.join().is_err());
     }
 }

@@ -103,6 +103,7 @@ fn run_heavy_functions_threads_05_compares_thread_counts_with_equal_results() {
         .assert_no_panic()
         .assert_stdout_contains(&[
             "Summary",
+            "one call: ",
             "sequential, 1 thread: ",
             " threads (one per core): ",
             " threads (8 per core): ",
@@ -110,9 +111,70 @@ fn run_heavy_functions_threads_05_compares_thread_counts_with_equal_results() {
             "| one thread per core ",
             "(available_parallelism ",
             "| 8 threads per core ",
-            "ideal 1.00x: more threads than cores gain nothing",
             "results equal: yes",
         ]);
+    let line = |start: &str| {
+        run.stdout
+            .lines()
+            .find(|l| l.trim_start().starts_with(start))
+            .unwrap_or_else(|| panic!("no line {start:?}\n{}", run.stdout))
+    };
+    // The figure just before `unit` on `line`: 2 from "..., 2 slice(s) at once, ...".
+    let figure = |line: &str, unit: &str| -> f64 {
+        let before = line
+            .split(unit)
+            .next()
+            .unwrap_or_default()
+            .trim_end()
+            .rsplit([' ', '|'])
+            .next()
+            .unwrap_or_default();
+        before
+            .parse()
+            .unwrap_or_else(|_| panic!("no figure before {unit:?} in {line:?}"))
+    };
+    // Measured parallelism, which holds however busy the machine is (the speedup does not): one
+    // slice at a time on one thread, one per core side by side, and more than that when
+    // oversubscribed. A `main` that ran everything on one thread shows 1.
+    let per_core_line = line("sequential ");
+    let cores = figure(per_core_line, ")");
+    assert_eq!(
+        figure(line("sequential, 1 thread: "), " slice(s) at once"),
+        1.0
+    );
+    let per_core = run
+        .stdout
+        .lines()
+        .find(|l| l.contains(" threads (one per core): "))
+        .unwrap_or_default();
+    assert_eq!(figure(per_core, " slice(s) at once"), cores, "{per_core}");
+    let oversubscribed = run
+        .stdout
+        .lines()
+        .find(|l| l.contains(" threads (8 per core): "))
+        .unwrap_or_default();
+    // More slices running at once than there are cores: the OS slices the cores among them. (Not
+    // all 16 for certain: on a busy machine the first slice may end before the last thread starts.)
+    assert!(
+        figure(oversubscribed, " slice(s) at once") > cores,
+        "{oversubscribed}"
+    );
+    // The verdict on more threads follows its figure: "gain nothing" only beside no gain.
+    let more = line("one thread per core ");
+    let gain = figure(more, "x, ideal");
+    if gain > 1.15 {
+        assert!(
+            more.contains("faster") && !more.contains("gain nothing"),
+            "{more}"
+        );
+    } else if gain >= 0.85 {
+        assert!(
+            more.ends_with("more threads than cores gain nothing: the cores were already busy"),
+            "{more}"
+        );
+    } else {
+        assert!(more.contains("slower"), "{more}");
+    }
     // The work ran on named threads, and the heartbeat on main.
     for thread in ["[cruncher]", "[core-0]", "[thread-0]", "[main] heartbeat"] {
         assert!(
@@ -126,4 +188,29 @@ fn run_heavy_functions_threads_05_compares_thread_counts_with_equal_results() {
         "took {:?}",
         run.elapsed
     );
+}
+
+#[test]
+fn run_heavy_functions_threads_05_help_names_the_example_and_bad_flags_exit_2() {
+    let program = env!("CARGO_BIN_EXE_05_run_heavy_functions_threads");
+    let help = run_example(program, &["--help"]);
+    help.assert_success().assert_no_panic();
+    assert!(help.stdout.starts_with("05 · "), "{}", help.stdout);
+    assert!(help.stdout.contains("--call-ms"), "{}", help.stdout);
+    for bad in [
+        &["--bogus"][..],
+        &["--call-ms", "0"],
+        &["--call-ms", "soon"],
+    ] {
+        let run = run_example(program, bad);
+        run.assert_code(2).assert_no_panic();
+        let lines: Vec<&str> = run
+            .stderr
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .collect();
+        assert_eq!(lines.len(), 1, "{bad:?}: one line: {}", run.stderr);
+        assert!(lines[0].starts_with("error: "), "{bad:?}: {}", lines[0]);
+        assert!(run.stdout.is_empty(), "the demo ran: {}", run.stdout);
+    }
 }
