@@ -294,7 +294,7 @@ struct Args {
 
 // No `#[tokio::main]`: I and II need no runtime, and III and IV each build the runtime they are about.
 fn main() -> anyhow::Result<()> {
-    let args = Args::parse();
+    let args: Args = common::parse_args();
     init_logging();
     // One worker per core, as `#[tokio::main]` would start (the number is printed with IV).
     let workers = thread::available_parallelism().map_or(1, |n| n.get());
@@ -318,24 +318,24 @@ fn main() -> anyhow::Result<()> {
         ),
     ];
     for (title, run) in &runs {
-        println!();
-        println!("{title}: {}", fmt_duration(run.took));
-        print!("{}", timeline::render(&run.segments, SLOT));
+        common::out!();
+        common::out!("{title}: {}", fmt_duration(run.took));
+        common::logging::write_stdout(format_args!("{}", timeline::render(&run.segments, SLOT)));
     }
-    println!();
-    println!(
+    common::out!();
+    common::out!(
         "What to see (uppercase: running, lowercase: blocked holding the thread, -: thread free)"
     );
-    println!(
+    common::out!(
         "  I    one thread: while a job waits it still holds the thread (lowercase), so nothing else runs"
     );
-    println!(
+    common::out!(
         "  II   a thread per job: the waits overlap across threads; each thread still blocks in its waits"
     );
-    println!(
+    common::out!(
         "  III  one thread, tasks interleave: while A waits, B and C run; '-' only when all three wait"
     );
-    println!(
+    common::out!(
         "  IV   tasks run on whichever worker is free: they interleave, may overlap, may resume elsewhere"
     );
 
@@ -354,14 +354,14 @@ fn main() -> anyhow::Result<()> {
 
     let sum = sum_of_everything();
     let ideal = |d: Duration| sum.as_secs_f64() / d.as_secs_f64();
-    println!();
-    println!("Summary");
-    println!(
+    common::out!();
+    common::out!("Summary");
+    common::out!(
         "  I. sequential took {} (ideal: the sum of every burst and wait, {})",
         fmt_duration(one.took),
         fmt_duration(sum)
     );
-    println!(
+    common::out!(
         "  {}",
         Comparison::new(
             "sequential",
@@ -371,7 +371,7 @@ fn main() -> anyhow::Result<()> {
             ideal(ideal_with(JOBS.len()))
         )
     );
-    println!(
+    common::out!(
         "  {}",
         Comparison::new(
             "sequential",
@@ -381,7 +381,7 @@ fn main() -> anyhow::Result<()> {
             ideal(ideal_with(1))
         )
     );
-    println!(
+    common::out!(
         "  {}",
         Comparison::new(
             "sequential",
@@ -391,7 +391,7 @@ fn main() -> anyhow::Result<()> {
             ideal(ideal_with(workers))
         )
     );
-    println!(
+    common::out!(
         "  threads used: I {}, II {}, III {}, IV {}",
         timeline::threads(&one.segments).len(),
         timeline::threads(&two.segments).len(),

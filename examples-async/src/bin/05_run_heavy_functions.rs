@@ -244,7 +244,7 @@ async fn with_heartbeat<T>(work: impl Future<Output = T>) -> (T, Heartbeat, Dura
 // their own threads.
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
-    let args = parse_args();
+    let args: Args = common::parse_args();
     init_logging();
     // Named pool threads, so the log shows who ran each call.
     rayon::ThreadPoolBuilder::new()
@@ -325,7 +325,8 @@ async fn main() -> anyhow::Result<()> {
         "  results equal: {}",
         if equal { "yes" } else { "no" }
     )?;
-    print_summary(&summary)
+    common::out!("{}", summary.trim_end());
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -443,42 +444,6 @@ fn load_average() -> Option<f64> {
 
 fn available_cores() -> usize {
     available_parallelism().map_or(1, |n| n.get())
-}
-
-/// Reads the command line. `--help` prints the example's own help and exits 0; a bad flag or value
-/// is one line on stderr (`error: unexpected argument '--bogus' found (try --help)`) and exit
-/// status 2, as the house rule asks: clap's own `Args::parse` prints five lines.
-fn parse_args() -> Args {
-    use clap::error::ErrorKind;
-    use std::io::Write as _;
-    Args::try_parse().unwrap_or_else(|error| {
-        if matches!(
-            error.kind(),
-            ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
-        ) {
-            // A closed stdout (`--help | head -1`) is no error either.
-            let _ = error.print();
-            std::process::exit(0);
-        }
-        let rendered = error.render().to_string();
-        let first = rendered
-            .lines()
-            .find(|l| !l.trim().is_empty())
-            .unwrap_or("error: invalid arguments");
-        let _ = writeln!(std::io::stderr(), "{first} (try --help)");
-        std::process::exit(2);
-    })
-}
-
-/// Writes the summary to stdout. A closed stdout (`... | head -2`) ends the program quietly, with
-/// status 0: the reader has seen what they wanted. (`println!` would panic on the broken pipe.)
-fn print_summary(summary: &str) -> anyhow::Result<()> {
-    use std::io::Write as _;
-    let mut out = std::io::stdout().lock();
-    match out.write_all(summary.as_bytes()).and_then(|()| out.flush()) {
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        written => Ok(written?),
-    }
 }
 
 #[cfg(test)]

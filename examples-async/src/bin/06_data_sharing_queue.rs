@@ -173,7 +173,7 @@ struct Args {}
 // One thread is enough: the producer and the consumer spend their time waiting, not computing.
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
-    Args::parse();
+    common::parse_args::<Args>();
     init_logging();
 
     info!("--- bounded (capacity {CAPACITY}): the producer waits when the queue is full ---");
@@ -181,14 +181,14 @@ async fn main() -> anyhow::Result<()> {
     info!("--- unbounded: the producer never waits, the backlog grows ---");
     let unbounded = run_unbounded().await?;
 
-    println!();
-    println!("Summary");
+    common::out!();
+    common::out!("Summary");
     for r in [&bounded, &unbounded] {
         for line in summary_lines(r) {
-            println!("  {line}");
+            common::out!("  {line}");
         }
     }
-    println!(
+    common::out!(
         "  consumer done: {} {} | {} {} (ideal {} each: the consumer sets the pace)",
         bounded.kind,
         fmt_duration(bounded.consumer_done),

@@ -181,7 +181,7 @@ struct Args {}
 // One thread is enough: the tasks wait (for a permit, for the timer), they do not compute.
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
-    Args::parse();
+    common::parse_args::<Args>();
     init_logging();
 
     info!(
@@ -193,15 +193,15 @@ async fn main() -> anyhow::Result<()> {
     let ideal = schedule::makespan_of_tasks(&WORK, PERMITS);
     let one_at_a_time: Duration = WORK.iter().sum();
     let all_at_once = WORK.iter().max().copied().unwrap_or_default();
-    println!();
-    println!("Summary");
-    println!(
+    common::out!();
+    common::out!("Summary");
+    common::out!(
         "  {}/{} tasks used the resource; at most {} inside at once ({PERMITS} permits)",
         r.visits.len(),
         WORK.len(),
         r.peak_inside
     );
-    println!(
+    common::out!(
         "  permits free at the end: {} of {PERMITS} ({})",
         r.free_at_end,
         if r.free_at_end == PERMITS {
@@ -210,7 +210,7 @@ async fn main() -> anyhow::Result<()> {
             "LEAKED"
         }
     );
-    println!(
+    common::out!(
         "  total {} (ideal {}, the FIFO schedule; one at a time {}, all at once {})",
         fmt_duration(r.total),
         fmt_duration(ideal),

@@ -319,7 +319,7 @@ fn lower_bound(seed: u64, delays: Delays) -> (Duration, Duration) {
 // One thread is enough: producers and consumers wait on timers and on each other, they do not compute.
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
-    let args = Args::parse();
+    let args: Args = common::parse_args();
     init_logging();
 
     info!(
@@ -344,9 +344,9 @@ async fn main() -> anyhow::Result<()> {
     let all_after = r.consumers.iter().all(|c| c.stopped_at >= r.producers_done);
     let (work, least) = lower_bound(args.seed, DELAYS);
 
-    println!();
-    println!("Summary");
-    println!(
+    common::out!();
+    common::out!("Summary");
+    common::out!(
         "  produced {} {} consumed {consumed} ({})",
         r.produced.len(),
         if r.produced.len() == consumed {
@@ -360,12 +360,12 @@ async fn main() -> anyhow::Result<()> {
             "NOT each URL exactly once"
         }
     );
-    println!(
+    common::out!(
         "  per consumer: {}; at most {} busy at once",
         per_consumer.join(", "),
         r.most_busy_at_once()
     );
-    println!(
+    common::out!(
         "  producers done at {}; consumers stopped at {} ({})",
         fmt_duration(r.producers_done),
         stopped.join(", "),
@@ -375,7 +375,7 @@ async fn main() -> anyhow::Result<()> {
             "SOME BEFORE THE PRODUCERS"
         }
     );
-    println!(
+    common::out!(
         "  total {} (at least {}: the download and save time, {}, shared by {CONSUMERS} consumers)",
         fmt_duration(r.total),
         fmt_duration(least),

@@ -144,7 +144,7 @@ fn load_dashboard_threads() -> anyhow::Result<Dashboard> {
 }
 
 fn main() -> anyhow::Result<()> {
-    parse_args();
+    common::parse_args::<Args>();
     init_logging();
 
     info!("--- sequential: one blocking call after another ---");
@@ -180,46 +180,8 @@ fn main() -> anyhow::Result<()> {
         "  {}",
         Comparison::new("sequential", sequential, "threads", threads, ideal)
     )?;
-    print_summary(&summary)
-}
-
-// ---------------------------------------------------------------------------------------------
-// Support: not the lesson.
-
-/// Reads the command line. `--help` prints the example's own help and exits 0; a bad flag or value
-/// is one line on stderr (`error: unexpected argument '--bogus' found (try --help)`) and exit
-/// status 2, as the house rule asks: clap's own `Args::parse` prints five lines.
-fn parse_args() -> Args {
-    use clap::error::ErrorKind;
-    use std::io::Write as _;
-    Args::try_parse().unwrap_or_else(|error| {
-        if matches!(
-            error.kind(),
-            ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
-        ) {
-            // A closed stdout (`--help | head -1`) is no error either.
-            let _ = error.print();
-            std::process::exit(0);
-        }
-        let rendered = error.render().to_string();
-        let first = rendered
-            .lines()
-            .find(|l| !l.trim().is_empty())
-            .unwrap_or("error: invalid arguments");
-        let _ = writeln!(std::io::stderr(), "{first} (try --help)");
-        std::process::exit(2);
-    })
-}
-
-/// Writes the summary to stdout. A closed stdout (`... | head -2`) ends the program quietly, with
-/// status 0: the reader has seen what they wanted. (`println!` would panic on the broken pipe.)
-fn print_summary(summary: &str) -> anyhow::Result<()> {
-    use std::io::Write as _;
-    let mut out = std::io::stdout().lock();
-    match out.write_all(summary.as_bytes()).and_then(|()| out.flush()) {
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        written => Ok(written?),
-    }
+    common::out!("{}", summary.trim_end());
+    Ok(())
 }
 
 #[cfg(test)]

@@ -188,7 +188,7 @@ fn run_unbounded() -> anyhow::Result<QueueRun> {
 struct Args {}
 
 fn main() -> anyhow::Result<()> {
-    Args::parse();
+    common::parse_args::<Args>();
     init_logging();
 
     info!("--- bounded (capacity {CAPACITY}): the producer waits when the queue is full ---");
@@ -196,14 +196,14 @@ fn main() -> anyhow::Result<()> {
     info!("--- unbounded: the producer never waits, the backlog grows ---");
     let unbounded = run_unbounded()?;
 
-    println!();
-    println!("Summary");
+    common::out!();
+    common::out!("Summary");
     for r in [&bounded, &unbounded] {
         for line in summary_lines(r) {
-            println!("  {line}");
+            common::out!("  {line}");
         }
     }
-    println!(
+    common::out!(
         "  consumer done: {} {} | {} {} (ideal {} each: the consumer sets the pace)",
         bounded.kind,
         fmt_duration(bounded.consumer_done),

@@ -240,7 +240,7 @@ fn run(work: &[Duration], permits: usize) -> anyhow::Result<SemaphoreRun> {
 struct Args {}
 
 fn main() -> anyhow::Result<()> {
-    Args::parse();
+    common::parse_args::<Args>();
     init_logging();
 
     info!(
@@ -255,15 +255,15 @@ fn main() -> anyhow::Result<()> {
     let (lower, upper) = schedule::any_order_bounds(&WORK, PERMITS);
     let one_at_a_time: Duration = WORK.iter().sum();
     let all_at_once = WORK.iter().max().copied().unwrap_or_default();
-    println!();
-    println!("Summary");
-    println!(
+    common::out!();
+    common::out!("Summary");
+    common::out!(
         "  {}/{} tasks used the resource; at most {} inside at once ({PERMITS} permits)",
         r.visits.len(),
         WORK.len(),
         r.peak_inside
     );
-    println!(
+    common::out!(
         "  permits free at the end: {} of {PERMITS} ({})",
         r.free_at_end,
         if r.free_at_end == PERMITS {
@@ -272,7 +272,7 @@ fn main() -> anyhow::Result<()> {
             "LEAKED"
         }
     );
-    println!(
+    common::out!(
         "  total {} (ideal {} to {}, depending on who gets each freed permit; one at a time {}, all at once {})",
         fmt_duration(r.total),
         fmt_duration(lower),

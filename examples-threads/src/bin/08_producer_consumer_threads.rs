@@ -323,7 +323,7 @@ fn lower_bound(seed: u64, delays: Delays) -> (Duration, Duration) {
 }
 
 fn main() -> anyhow::Result<()> {
-    let args = Args::parse();
+    let args: Args = common::parse_args();
     init_logging();
 
     info!(
@@ -348,9 +348,9 @@ fn main() -> anyhow::Result<()> {
     let all_after = r.consumers.iter().all(|c| c.stopped_at >= r.producers_done);
     let (work, least) = lower_bound(args.seed, DELAYS);
 
-    println!();
-    println!("Summary");
-    println!(
+    common::out!();
+    common::out!("Summary");
+    common::out!(
         "  produced {} {} consumed {consumed} ({})",
         r.produced.len(),
         if r.produced.len() == consumed {
@@ -364,12 +364,12 @@ fn main() -> anyhow::Result<()> {
             "NOT each URL exactly once"
         }
     );
-    println!(
+    common::out!(
         "  per consumer: {}; at most {} busy at once",
         per_consumer.join(", "),
         r.most_busy_at_once()
     );
-    println!(
+    common::out!(
         "  producers done at {}; consumers stopped at {} ({})",
         fmt_duration(r.producers_done),
         stopped.join(", "),
@@ -379,7 +379,7 @@ fn main() -> anyhow::Result<()> {
             "SOME BEFORE THE PRODUCERS"
         }
     );
-    println!(
+    common::out!(
         "  total {} (at least {}: the download and save time, {}, shared by {CONSUMERS} consumers)",
         fmt_duration(r.total),
         fmt_duration(least),

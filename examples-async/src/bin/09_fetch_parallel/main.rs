@@ -101,7 +101,7 @@ struct Args {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
-    let args = Args::parse();
+    let args: Args = common::parse_args();
     init_logging();
     let timeout = Duration::from_millis(args.timeout_ms);
     let limit = usize::from(args.concurrency);
@@ -137,10 +137,10 @@ async fn main() -> anyhow::Result<()> {
         sequential.fetched.iter().map(|f| f.took).collect()
     };
 
-    println!();
-    println!("Summary");
+    common::out!();
+    common::out!("Summary");
     for line in summary_lines(&sequential, &concurrent, limit, &expected) {
-        println!("  {line}");
+        common::out!("  {line}");
     }
     Ok(())
 }

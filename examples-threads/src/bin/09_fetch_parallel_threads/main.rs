@@ -111,7 +111,7 @@ struct Args {
 }
 
 fn main() -> anyhow::Result<()> {
-    let args = Args::parse();
+    let args: Args = common::parse_args();
     init_logging();
     let timeout = Duration::from_millis(args.timeout_ms);
     let limit = usize::from(args.concurrency);
@@ -154,10 +154,10 @@ fn main() -> anyhow::Result<()> {
         sequential.fetched.iter().map(|f| f.took).collect()
     };
 
-    println!();
-    println!("Summary");
+    common::out!();
+    common::out!("Summary");
     for line in summary_lines(&sequential, &thread_each, &pool, limit, &expected) {
-        println!("  {line}");
+        common::out!("  {line}");
     }
     Ok(())
 }

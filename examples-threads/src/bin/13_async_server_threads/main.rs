@@ -419,10 +419,10 @@ fn run_demo(args: &ServerArgs, burst: usize) -> anyhow::Result<()> {
         .iter()
         .map(|(route, status)| format!("{route} {status}"))
         .collect();
-    println!();
-    println!("Summary");
-    println!("  routes: {}", routes.join(", "));
-    println!(
+    common::out!();
+    common::out!("Summary");
+    common::out!("  routes: {}", routes.join(", "));
+    common::out!(
         "  burst: {} requests of {} each on {threads} threads took {} (ideal {} = {rounds} rounds; all at once {}){}",
         report.burst,
         fmt_duration(delay),
@@ -435,17 +435,18 @@ fn run_demo(args: &ServerArgs, burst: usize) -> anyhow::Result<()> {
             ", SOME FAILED"
         }
     );
-    println!(
+    common::out!(
         "  requests in flight at once: at most {} of {} (the pool size)",
-        report.peak_in_flight, report.burst
+        report.peak_in_flight,
+        report.burst
     );
-    println!(
+    common::out!(
         "  graceful shutdown: the in-flight GET /slow got {} after {}; {} connection(s) dropped",
         report.slow_status,
         fmt_duration(report.slow_took),
         report.dropped_after_grace
     );
-    println!(
+    common::out!(
         "  after shutdown: new connections are {}",
         if report.refused_after_shutdown {
             "refused"
@@ -453,9 +454,11 @@ fn run_demo(args: &ServerArgs, burst: usize) -> anyhow::Result<()> {
             "still accepted (unexpected)"
         }
     );
-    println!(
+    common::out!(
         "  server counters: {} connection(s), {} request(s), {} error(s)",
-        report.server.accepted, report.server.requests, report.server.errors
+        report.server.accepted,
+        report.server.requests,
+        report.server.errors
     );
     anyhow::ensure!(
         report.burst_all_ok && report.slow_status == 200 && report.refused_after_shutdown,
@@ -466,7 +469,7 @@ fn run_demo(args: &ServerArgs, burst: usize) -> anyhow::Result<()> {
 
 fn main() -> anyhow::Result<()> {
     init_logging();
-    let cli = Cli::parse();
+    let cli: Cli = common::parse_args();
     match cli.command {
         Some(Command::Serve) => serve(&cli.server),
         None => run_demo(&cli.server, cli.burst as usize),
