@@ -2,7 +2,7 @@
 //!
 //! JavaScript has four promise combinators (`Promise.all`, `race`, `any`, `allSettled`); Rust has the
 //! same four and more, as macros and functions over futures. Each runs here on the same scenario as
-//! upstream's: jobs that succeed or fail after a chosen delay (upstream's milliseconds halved).
+//! upstream's: jobs that succeed or fail after a chosen delay (upstream's 100-800 ms scaled to 50-300 ms).
 //!
 //! What it shows (every elapsed time printed beside its ideal):
 //! - **all**: `tokio::join!` (a fixed set) or `futures::future::join_all` (a list) ends with the
