@@ -2,7 +2,8 @@
 //!
 //! JavaScript has four promise combinators (`Promise.all`, `race`, `any`, `allSettled`); Rust has the
 //! same four and more, as macros and functions over futures. Each runs here on the same scenario as
-//! upstream's: jobs that succeed or fail after a chosen delay (upstream's 100-800 ms scaled to 50-300 ms).
+//! upstream's: jobs that succeed or fail after a chosen delay (upstream's 100-800 ms scaled to
+//! 50-300 ms).
 //!
 //! What it shows (every elapsed time printed beside its ideal):
 //! - **all**: `tokio::join!` (a fixed set) or `futures::future::join_all` (a list) ends with the
@@ -31,7 +32,8 @@
 //! vs a 300 ms timeout; any: X rejects, Y wins, all-reject; all: task 2 rejects and "task 3 keeps
 //! running"; allSettled M / N / O). Added here: Z, a slower success in `any`, so that `any` has a
 //! loser to cancel; each combinator also over spawned tasks. Seed: "Asynchrony" > the Async Call row
-//! (`asyncio.gather`, `Promise.all`). Threads twin: `examples-threads/src/bin/15_future_combinators_threads.rs`.
+//! (`asyncio.gather`, `Promise.all`). Threads twin:
+//! `examples-threads/src/bin/15_future_combinators_threads.rs`.
 //!
 //! Run: `cargo run -p examples-async --bin 15_future_combinators` (no flags but `--help`, about 3 s).
 //!

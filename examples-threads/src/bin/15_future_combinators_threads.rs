@@ -1,8 +1,9 @@
 //! # 15 · Future combinators, with threads: the same outcomes over `JoinHandle`s and a channel, and no loser stops
 //!
 //! The same scenario as `examples-async/src/bin/15_future_combinators.rs` (upstream's
-//! `15_promise_combinators.js`, its 100-800 ms scaled to 50-300 ms): jobs that succeed or fail after a chosen
-//! delay, each on its own thread, combined as JS's `Promise.all`, `race`, `any` and `allSettled`.
+//! `15_promise_combinators.js`, its 100-800 ms scaled to 50-300 ms): jobs that succeed or fail after
+//! a chosen delay, each on its own thread, combined as JS's `Promise.all`, `race`, `any` and
+//! `allSettled`.
 //!
 //! What it shows (every elapsed time printed beside its ideal):
 //! - **all** and **all-settled**: `join` every `JoinHandle`, in order; ends with the slowest job.
