@@ -8,6 +8,7 @@
 
 mod basic_01;
 mod cli;
+mod combinators_15;
 mod control_04_05;
 mod distributed_14;
 mod fetch_09;
