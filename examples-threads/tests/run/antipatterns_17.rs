@@ -14,8 +14,10 @@ fn ms_after(line: &str, label: &str) -> u64 {
         .unwrap_or_else(|_| panic!("{number:?} in {line:?}")) as u64
 }
 
+/// The summary line that contains `needle` (the log above it is not searched).
 fn line_with<'a>(stdout: &'a str, needle: &str) -> &'a str {
-    stdout
+    let summary = stdout.split("\nSummary\n").nth(1).unwrap_or_default();
+    summary
         .lines()
         .find(|l| l.contains(needle))
         .unwrap_or_else(|| panic!("no line with {needle:?}:\n{stdout}"))
