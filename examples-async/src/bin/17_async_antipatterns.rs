@@ -40,26 +40,32 @@
 //! ticks: number 1). Seed: "Asynchrony" > Challenges and Considerations.
 //! Threads twin: `examples-threads/src/bin/17_async_antipatterns_threads.rs`.
 //!
-//! Run: `cargo run -p examples-async --bin 17_async_antipatterns` (no flags but `--help`, about 2 s).
+//! Run: `cargo run -p examples-async --bin 17_async_antipatterns` (no flags but `--help`, about 3 s).
 //!
 //! The output will look similar to this (timings vary; a busy machine makes the gaps longer):
 //!
 //! ```text
 //!   0.000s  INFO [main] --- 1. blocking the runtime: std::thread::sleep in an async fn ---
+//!   0.339s  WARN [main] heartbeat 2: 337 ms since the last tick, the runtime thread was blocked
 //!   ...
-//!   0.266s  WARN [main] heartbeat 2: 216 ms since the last tick, the runtime thread was blocked
+//!   1.464s  INFO [main] ATM-1: balance is 100, dispensing (holding a std MutexGuard)
+//!   1.773s  WARN [main] ATM-2: no lock after 309 ms: deadlock (its holder needs this thread to let go)
+//!   1.773s  INFO [main] ATM-1: done, held the lock 309 ms
+//!   ...
+//!   3.144s ERROR [main] panic hook: a task panic, charts.pdf: chart index 7 out of range
+//!   3.188s  INFO [main] forgotten handles: "report saved" (so the program believes)
 //!   ...
 //! Summary
-//!   1. std::thread::sleep in an async fn: heartbeat longest gap 216 ms (tick 25 ms): froze
-//!      CPU loop in an async fn: heartbeat longest gap 214 ms (tick 25 ms): froze
-//!      fix, tokio::time::sleep: heartbeat longest gap 26 ms (tick 25 ms): kept time
-//!      fix, spawn_blocking: heartbeat longest gap 27 ms (tick 25 ms): kept time
-//!   2. std MutexGuard across .await on spawn_local: ATM-2 gave up after 300 ms (deadline 300 ms): DEADLOCK; ATM-1 held the lock 301 ms (needs 50 ms)
-//!      fix, tokio::sync::Mutex: ATM-2 got the lock after 51 ms (ideal 50 ms): no deadlock
-//!   3. await in a loop 362 ms | join_all 121 ms | 2.99x, ideal 3.00x (sum 360 ms vs max 120 ms)
-//!   4. never awaited: 0 of 4 operations ran, 0 failures seen | awaited: 4 of 4 ran, 1 failure seen (op 2: quote service unavailable)
-//!   5. unbounded spawn: 300/300 served, at most 300 tasks alive, 4800 KiB of requests held, resident memory +4.9 MiB, 331 ms
-//!      bounded (Semaphore, 20 in flight): 300/300 served, at most 20 tasks alive, 320 KiB of requests held, resident memory +0.4 MiB, 329 ms (ideal 300 ms: 10 connections set the pace)
+//!   1. std::thread::sleep in an async fn: heartbeat longest gap 337 ms (tick 25 ms): froze
+//!      CPU loop in an async fn: heartbeat longest gap 346 ms (tick 25 ms): froze
+//!      fix, tokio::time::sleep: heartbeat longest gap 30 ms (tick 25 ms): kept time
+//!      fix, spawn_blocking: heartbeat longest gap 46 ms (tick 25 ms): kept time
+//!   2. std MutexGuard across .await on spawn_local: ATM-2 gave up after 309 ms (deadline 300 ms): DEADLOCK; ATM-1 held the lock 309 ms (needs 50 ms)
+//!      fix, tokio::sync::Mutex: ATM-2 got the lock after 52 ms (ideal 50 ms): no deadlock
+//!   3. await in a loop 386 ms | join_all 122 ms | 3.17x, ideal 3.00x (sum 360 ms vs max 120 ms)
+//!   4. never awaited: 0 of 4 operations ran, 0 failures seen | awaited: 4 of 4 operations ran, 1 failure seen (op 2: quote service unavailable)
+//!   5. unbounded spawn: 300/300 served, at most 300 tasks alive, 4800 KiB of requests held, resident memory +4.4 MiB, 360 ms
+//!      bounded (Semaphore, 20 in flight): 300/300 served, at most 20 tasks alive, 320 KiB of requests held, resident memory +0.6 MiB, 409 ms (ideal 300 ms: 10 connections set the pace)
 //!   6. forgotten JoinHandles: 2 tasks started, 0 of 2 failures learnt of (the panic hook saw 1 panic) | awaited: 2 of 2 failures learnt of
 //! ```
 

@@ -47,16 +47,18 @@
 //! ```text
 //!   0.000s  INFO [main] --- 1. a lock held while printing the receipt (slow I/O) ---
 //!   ...
-//!   0.611s  WARN [transfer B->A] transfer B->A: no lock on A after 200 ms: deadlock, backing out
+//!   0.719s  WARN [transfer A->B] transfer A->B: no lock on B after 200 ms: deadlock, backing out
+//!   0.719s  INFO [transfer B->A] transfer B->A: done
+//!   0.919s  INFO [transfer A->B] transfer A->B: done
 //!   ...
 //! Summary
-//!   1. lock held during I/O 404 ms | I/O after unlocking 101 ms | 4.00x, ideal 4.00x (longest wait for the lock 303 ms vs 0.05 ms)
-//!   2. locks taken in opposite orders: 2 of 2 transfers timed out after 200 ms: DEADLOCK | one global order: 0 of 2 timed out, 2 done: no deadlock
-//!   3. spawn+join in a loop 363 ms | spawn all, then join 121 ms | 3.00x, ideal 3.00x (sum 360 ms vs max 120 ms)
-//!   4. a thread per request: 300/300 served, at most 291 threads alive, 4800 KiB of requests held, resident memory +7.9 MiB, 336 ms
-//!      a pool of 10 workers: 300/300 served, at most 10 threads alive, 336 KiB of requests held, resident memory +0.2 MiB, 331 ms (ideal 300 ms: 10 connections set the pace)
-//!   5. busy-waiting 201 ms: used 190 ms of CPU (95% of a core) | Condvar 200 ms: used 0 ms of CPU (ideal 0)
-//!   6. detached writer: 3 of 10 records saved before the process ended | joined writer: 10 of 10 saved
+//!   1. lock held during I/O 416 ms | I/O after unlocking 101 ms | 4.14x, ideal 4.00x (longest wait for the lock 299 ms vs 0.00 ms; balance 60 and 60, both right)
+//!   2. locks taken in opposite orders: 1 of 2 transfers timed out after 200 ms, 1 done, 201 ms: DEADLOCK | one global order: 0 of 2 transfers timed out after 200 ms, 2 done, 200 ms: no deadlock
+//!   3. spawn+join in a loop 361 ms | spawn all, then join 120 ms | 3.00x, ideal 3.00x (sum 360 ms vs max 120 ms)
+//!   4. a thread per request: 300/300 served, at most 290 threads alive, 4640 KiB of requests held, resident memory +6.9 MiB, 314 ms
+//!      a pool of 10 workers: 300/300 served, at most 10 threads alive, 336 KiB of requests held, resident memory +0.5 MiB, 322 ms (ideal 300 ms: 10 connections set the pace)
+//!   5. busy-waiting 222 ms: used 80 ms of CPU (36% of a core) | Condvar 208 ms: used 0.00 ms of CPU (0% of a core) (ideal 0)
+//!   6. detached writer: 3 of 10 records saved before the process ended (killed mid-work) | joined writer: 10 of 10 saved
 //! ```
 
 use std::hint::black_box;
