@@ -40,7 +40,7 @@
 //! Multithreading". Async twin: `examples-async/src/bin/17_async_antipatterns.rs`.
 //!
 //! Run: `cargo run -p examples-threads --bin 17_async_antipatterns_threads` (no flags but `--help`,
-//! about 2.5 s; `--child` is internal: lesson 6 runs this binary again with it).
+//! about 3 s; `--child` is internal: lesson 6 runs this binary again with it).
 //!
 //! The output will look similar to this (timings vary with the machine's load):
 //!
