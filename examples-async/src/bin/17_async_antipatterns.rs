@@ -33,9 +33,12 @@
 //!    0, having learnt of neither (the error leaves no trace at all; the panic only reaches the panic
 //!    hook). Awaiting the handles gives both back: `Err(e)` and `JoinError::is_panic()`.
 //!
-//! Upstream: `src/js/asynchrony/17_async_antipatterns.js`, `src/cpp/asynchrony/async_antipatterns.cpp`
-//! (its demo 1, discarded `std::async` temporaries that serialize a loop, is number 3 here; dropping a
-//! `JoinHandle` does not block, unlike a discarded `std::future`), the bad demos of
+//! Upstream: `src/js/asynchrony/17_async_antipatterns.js` (its demo 1, a fire-and-forget rejection,
+//! is number 6 here; demo 2, `forEach(async ...)`, is number 4 in Rust: the closure's futures are
+//! built and dropped; demo 3, the forgotten `await`, is number 4; demo 4 is number 3),
+//! `src/cpp/asynchrony/async_antipatterns.cpp` (its demo 1, discarded `std::async` temporaries that
+//! serialise a loop, is number 3 here; dropping a `JoinHandle` does not block, unlike a discarded
+//! `std::future`; its double `get()` cannot be written in Rust: `.await` consumes), the bad demos of
 //! `src/python/asynchrony/asyncio_execution_model.py` (a CPU loop and `time.sleep` that freeze its
 //! ticks: number 1). Seed: "Asynchrony" > Challenges and Considerations.
 //! Threads twin: `examples-threads/src/bin/17_async_antipatterns_threads.rs`.
