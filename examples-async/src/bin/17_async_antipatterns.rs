@@ -34,8 +34,9 @@
 //!    hook). Awaiting the handles gives both back: `Err(e)` and `JoinError::is_panic()`.
 //!
 //! Upstream: `src/js/asynchrony/17_async_antipatterns.js` (its demo 1, a fire-and-forget rejection,
-//! is number 6 here; demo 2, `forEach(async ...)`, is number 4 in Rust: the closure's futures are
-//! built and dropped; demo 3, the forgotten `await`, is number 4; demo 4 is number 3),
+//! is number 6 here; demo 2, `forEach(async ...)`, does not compile in Rust (`for_each` wants a
+//! closure that returns `()`, not a future), and the version that does, `{ flaky_op(i); }`, is
+//! number 4, as is demo 3, the forgotten `await`; demo 4 is number 3),
 //! `src/cpp/asynchrony/async_antipatterns.cpp` (its demo 1, discarded `std::async` temporaries that
 //! serialise a loop, is number 3 here; dropping a `JoinHandle` does not block, unlike a discarded
 //! `std::future`; its double `get()` cannot be written in Rust: `.await` consumes), the bad demos of
