@@ -6,6 +6,7 @@
 //! has no `#[test]` here that runs it (`run_example(env!("CARGO_BIN_EXE_<name>"), ...)`), so a new
 //! example cannot be forgotten; `cli` checks every binary's `--help`, bad flags and closed stdout.
 
+mod antipatterns_17;
 mod basic_01;
 mod cli;
 mod combinators_15;
