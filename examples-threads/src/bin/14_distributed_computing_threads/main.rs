@@ -647,7 +647,9 @@ mod tests {
         let coordinator = Coordinator::new(config);
         let (tx, rx) = mpsc::channel();
         let me = coordinator.clone();
-        thread::spawn(move || tx.send(me.run(listener)));
+        thread::spawn(move || {
+            let _ = tx.send(me.run(listener));
+        });
         (coordinator, addr, rx)
     }
 
