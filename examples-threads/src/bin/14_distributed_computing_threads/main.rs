@@ -136,7 +136,8 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Role {
-    /// Serve N jobs to whoever connects; exit 0 once all are done and checked.
+    /// Serve N jobs to whoever connects; exit 0 once all are done (1 if a job failed
+    /// --max-attempts times).
     Coordinator {
         /// Address to listen on: 127.0.0.1:7878 for this machine, 0.0.0.0:7878 for a network.
         #[arg(long)]
@@ -144,7 +145,7 @@ enum Role {
         /// How many jobs.
         #[arg(long, default_value_t = 12, value_parser = clap::value_parser!(u32).range(1..=10_000))]
         jobs: u32,
-        /// Hand out no job before this many workers have joined.
+        /// Hand out the first job only once this many workers are connected.
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
         min_workers: u32,
         #[command(flatten)]
