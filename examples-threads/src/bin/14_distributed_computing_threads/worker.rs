@@ -141,6 +141,23 @@ pub fn work(stream: TcpStream, config: &Config) -> anyhow::Result<u32> {
             }
         })
         .context("starting the reader thread")?;
+    // One counting thread for the whole session, fed through a channel: a thread per job would
+    // cost a spawn per job, which is most of a one-number job's time.
+    let (to_count, jobs) = mpsc::channel::<(u64, u64)>();
+    let counted = events; // the last sender: with both threads gone, `recv` says so
+    thread::Builder::new()
+        .name("count".into())
+        .spawn(move || {
+            for (start, end) in jobs {
+                if counted
+                    .send(Event::Counted(count_primes(start, end)))
+                    .is_err()
+                {
+                    return;
+                }
+            }
+        })
+        .context("starting the counting thread")?;
     sender
         .send_all(&[Message::Ready])
         .context("sending READY")?;
@@ -172,13 +189,9 @@ pub fn work(stream: TcpStream, config: &Config) -> anyhow::Result<u32> {
                 job.id
             );
         } else {
-            let counted = events.clone();
-            thread::Builder::new()
-                .name("count".into())
-                .spawn(move || {
-                    let _ = counted.send(Event::Counted(count_primes(job.start, job.end)));
-                })
-                .context("starting the counting thread")?;
+            to_count
+                .send((job.start, job.end))
+                .context("the counting thread is gone")?;
         }
         // Count, and keep listening meanwhile: the coordinator's beats say it still waits for
         // this answer, and its silence means it is gone (no point counting for nobody).
