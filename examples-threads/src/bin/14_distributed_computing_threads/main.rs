@@ -487,10 +487,17 @@ impl SpeedUp {
         )
     }
 
-    /// Computed from the figures: at least three quarters of the ideal is "close".
+    /// Computed from the figures: at least three quarters of the ideal is "close"; well past the
+    /// ideal means the two timings did not get the same machine.
     fn verdict(&self) -> String {
         let share = self.measured / self.ideal;
-        if share >= 0.75 {
+        if share > 1.1 {
+            format!(
+                "{:.0}% of the ideal: above it, so the two timings did not get the same machine \
+                 (other programs on these cores come and go)",
+                share * 100.0
+            )
+        } else if share >= 0.75 {
             format!("{:.0}% of the ideal: close to it", share * 100.0)
         } else {
             format!(
