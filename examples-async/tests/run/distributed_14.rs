@@ -4,6 +4,7 @@
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -34,6 +35,15 @@ fn free_addr() -> String {
     listener.local_addr().expect("addr").to_string()
 }
 
+/// The demos and the tiny-job runs each keep both cores of a 2-core machine busy for a second or
+/// more: run in parallel with each other, each would measure the others. They take turns (the
+/// lightweight tests still run alongside); the 5 s bound is for one demo, not for four at once.
+fn one_at_a_time() -> MutexGuard<'static, ()> {
+    static CPU: Mutex<()> = Mutex::new(());
+    // A test that failed while holding the lock poisons it; the next one may still run.
+    CPU.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 fn assert_fast(run: &Run) {
     assert!(
         run.elapsed < Duration::from_secs(5),
@@ -49,6 +59,7 @@ fn count(run: &Run, needle: &str) -> usize {
 
 #[test]
 fn distributed_14_demo_does_every_job_once_and_checks_the_answer() {
+    let _cpu = one_at_a_time();
     let run = run_example(BIN, &[]);
     run.assert_success()
         .assert_no_panic()
@@ -70,6 +81,7 @@ fn distributed_14_demo_does_every_job_once_and_checks_the_answer() {
 
 #[test]
 fn distributed_14_crashed_worker_loses_no_job() {
+    let _cpu = one_at_a_time();
     let run = run_example(BIN, &["--crash-worker"]);
     run.assert_success()
         .assert_no_panic()
@@ -197,6 +209,7 @@ fn distributed_14_roles_by_hand_async_coordinator_with_both_kinds_of_worker() {
 
 #[test]
 fn distributed_14_interop_async_coordinator_threads_workers() {
+    let _cpu = one_at_a_time();
     let twin = threads_twin();
     let twin = twin.to_str().expect("a UTF-8 path");
     let run = run_example(BIN, &["--worker-bin", twin, "--crash-worker"]);
@@ -211,6 +224,7 @@ fn distributed_14_interop_async_coordinator_threads_workers() {
 
 #[test]
 fn distributed_14_interop_threads_coordinator_async_workers() {
+    let _cpu = one_at_a_time();
     let run = run_example(threads_twin(), &["--worker-bin", BIN, "--crash-worker"]);
     run.assert_success()
         .assert_no_panic()
@@ -267,6 +281,7 @@ fn run_roles(
 /// would be killed at its deadline). The bound is loose on purpose (a debug build, a busy machine):
 /// the speed target itself is the benchmark's (`scripts/bench-14`).
 fn tiny_jobs_finish_quickly(coordinator: &Path, workers: &Path) {
+    let _cpu = one_at_a_time();
     let started = Instant::now();
     let none: &[&str] = &[];
     let (run, workers) = run_roles(
