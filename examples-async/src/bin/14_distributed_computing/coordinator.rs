@@ -438,7 +438,7 @@ impl Coordinator {
                 Err(reason) => Err(reason),
             };
             let accepted = match answer {
-                Ok(primes) => self.check_and_complete(job, primes, &name).await,
+                Ok(primes) => self.check_and_complete(lines, job, primes, &name).await,
                 Err(reason) => Err(reason),
             };
             if let Err(reason) = accepted {
@@ -565,12 +565,33 @@ impl Coordinator {
     /// Accepts an answer, after recounting it here if it is one to check (off the runtime thread:
     /// a recount is CPU work). A wrong answer names the liar and comes back as an error, so that the
     /// caller drops the worker and redoes the job elsewhere.
-    async fn check_and_complete(&self, job: Job, primes: u64, worker: &str) -> Result<(), String> {
+    async fn check_and_complete<S>(
+        &self,
+        lines: &mut Framed<S, LinesCodec>,
+        job: Job,
+        primes: u64,
+        worker: &str,
+    ) -> Result<(), String>
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
         let check = self.board().must_check(job, worker);
         if check {
-            let truth = tokio::task::spawn_blocking(move || count_primes(job.start, job.end))
-                .await
-                .map_err(|e| format!("the recount of job {} panicked: {e}", job.id))?;
+            let recount = tokio::task::spawn_blocking(move || count_primes(job.start, job.end));
+            tokio::pin!(recount);
+            // The worker waits for its next job meanwhile, and a recount can take longer than the
+            // worker's patience: keep saying BEAT.
+            let truth = loop {
+                tokio::select! {
+                    truth = &mut recount => break truth
+                        .map_err(|e| format!("the recount of job {} panicked: {e}", job.id))?,
+                    () = tokio::time::sleep(HEARTBEAT) => {
+                        timeout(HEARTBEAT, send(lines, Message::Beat))
+                            .await
+                            .map_err(|_| "cannot send: timed out".to_string())??;
+                    }
+                }
+            };
             let mut board = self.board();
             board.report.checked += 1;
             board.vouched.insert(worker.to_string());

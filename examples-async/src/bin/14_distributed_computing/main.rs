@@ -1251,4 +1251,56 @@ mod tests {
         }
         assert_eq!((report.done.len(), report.turned_away), (2, 1));
     }
+
+    /// A job whose recount takes several heartbeats, in a debug build and in release alike.
+    fn slow_to_recount() -> Job {
+        let end = if cfg!(debug_assertions) {
+            3_000_000
+        } else {
+            60_000_000
+        };
+        Job {
+            id: 1,
+            start: 0,
+            end,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_worker_hears_beats_while_its_answer_is_recounted() {
+        // Real clock: the recount is real CPU work on the blocking pool.
+        let mut config = config(1, 60_000, 1);
+        config.jobs = vec![slow_to_recount()];
+        let coordinator = Coordinator::new(config);
+        let (mut worker, serving) = fake_peer(&coordinator, "w");
+        let job = take_a_job(&mut worker, "w").await;
+        // A first answer is always recounted; a wrong one, so that we need not count it here.
+        say(
+            &mut worker,
+            Message::Result {
+                id: job.id,
+                primes: 1,
+            },
+        )
+        .await;
+        say(&mut worker, Message::Ready).await;
+        let sent = Instant::now();
+        let mut beats = 0;
+        let reason = loop {
+            match hear(&mut worker).await {
+                Some(Message::Beat) => beats += 1,
+                Some(Message::Error(reason)) => break reason,
+                other => panic!("expected BEAT or ERROR, got {other:?}"),
+            }
+        };
+        let took = sent.elapsed();
+        assert!(reason.starts_with("w: wrong answer to job 1"), "{reason}");
+        // Without beats during the recount, a real worker would have given up after 2 s.
+        assert!(
+            took > protocol::HEARTBEAT,
+            "the recount was too quick to show: {took:?}"
+        );
+        assert!(beats >= 1, "{beats} beats in {took:?}");
+        within(serving).await.expect("no panic");
+    }
 }

@@ -16,7 +16,7 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::io::Write;
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -473,7 +473,7 @@ impl Coordinator {
                 Err(reason) => Err(reason),
             };
             let accepted = match answer {
-                Ok(primes) => self.check_and_complete(job, primes, &name),
+                Ok(primes) => self.check_and_complete(lines, job, primes, &name),
                 Err(reason) => Err(reason),
             };
             if let Err(reason) = accepted {
@@ -572,14 +572,35 @@ impl Coordinator {
         }
     }
 
-    /// Accepts an answer, after recounting it here if it is one to check (on this connection's
-    /// thread: blocking it is fine, the other connections have threads of their own). A wrong
-    /// answer names the liar and comes back as an error, so that the caller drops the worker and
-    /// redoes the job elsewhere.
-    fn check_and_complete(&self, job: Job, primes: u64, worker: &str) -> Result<(), String> {
+    /// Accepts an answer, after recounting it here if it is one to check. A wrong answer names
+    /// the liar and comes back as an error, so that the caller drops the worker and redoes the job
+    /// elsewhere.
+    fn check_and_complete(
+        &self,
+        lines: &mut Lines,
+        job: Job,
+        primes: u64,
+        worker: &str,
+    ) -> Result<(), String> {
         let check = self.board().must_check(job, worker);
         if check {
-            let truth = count_primes(job.start, job.end);
+            // The recount on a scoped thread, while this one says BEAT to the worker, which waits
+            // for its next job meanwhile (a recount can take longer than its patience).
+            let truth = thread::scope(|scope| {
+                let (done, recounted) = mpsc::channel();
+                scope.spawn(move || {
+                    let _ = done.send(count_primes(job.start, job.end));
+                });
+                loop {
+                    match recounted.recv_timeout(HEARTBEAT) {
+                        Ok(truth) => return Ok(truth),
+                        Err(mpsc::RecvTimeoutError::Timeout) => send(lines, Message::Beat)?,
+                        Err(mpsc::RecvTimeoutError::Disconnected) => {
+                            return Err(format!("the recount of job {} panicked", job.id));
+                        }
+                    }
+                }
+            })?;
             let mut board = self.board();
             board.report.checked += 1;
             board.vouched.insert(worker.to_string());

@@ -1131,4 +1131,49 @@ mod tests {
         let report = finish(&addr, &report);
         assert_eq!((report.done.len(), report.turned_away), (2, 1));
     }
+
+    #[test]
+    fn a_worker_hears_beats_while_its_answer_is_recounted() {
+        // A job whose recount takes several heartbeats, in a debug build and in release alike.
+        let end = if cfg!(debug_assertions) {
+            3_000_000
+        } else {
+            60_000_000
+        };
+        let mut config = config(1, 60_000, 1);
+        config.jobs = vec![Job {
+            id: 1,
+            start: 0,
+            end,
+        }];
+        let (coordinator, addr, report) = start(config);
+        let (mut worker, job) = take_a_job(&addr, "w");
+        // A first answer is always recounted; a wrong one, so that we need not count it here.
+        worker
+            .send(&Message::Result {
+                id: job.id,
+                primes: 1,
+            })
+            .expect("send");
+        worker.send(&Message::Ready).expect("send");
+        let sent = Instant::now();
+        let mut beats = 0;
+        let reason = loop {
+            match hear(&mut worker) {
+                Some(Message::Beat) => beats += 1,
+                Some(Message::Error(reason)) => break reason,
+                other => panic!("expected BEAT or ERROR, got {other:?}"),
+            }
+        };
+        let took = sent.elapsed();
+        assert!(reason.starts_with("w: wrong answer to job 1"), "{reason}");
+        // Without beats during the recount, a real worker would have given up after 2 s.
+        assert!(
+            took > protocol::HEARTBEAT,
+            "the recount was too quick to show: {took:?}"
+        );
+        assert!(beats >= 1, "{beats} beats in {took:?}");
+        drop(coordinator);
+        drop(report);
+    }
 }
