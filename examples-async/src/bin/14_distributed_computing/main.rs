@@ -1255,7 +1255,7 @@ mod tests {
     /// A job whose recount takes several heartbeats, in a debug build and in release alike.
     fn slow_to_recount() -> Job {
         let end = if cfg!(debug_assertions) {
-            8_000_000
+            5_000_000
         } else {
             60_000_000
         };

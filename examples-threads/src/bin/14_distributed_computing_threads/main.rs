@@ -1136,7 +1136,7 @@ mod tests {
     fn a_worker_hears_beats_while_its_answer_is_recounted() {
         // A job whose recount takes several heartbeats, in a debug build and in release alike.
         let end = if cfg!(debug_assertions) {
-            8_000_000
+            5_000_000
         } else {
             60_000_000
         };
