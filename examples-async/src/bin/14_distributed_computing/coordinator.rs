@@ -1,27 +1,36 @@
 //! The coordinator: owns the job queue, hands a job to whichever worker asks, and takes it back when
-//! that worker dies, goes silent or talks nonsense. It exits once every job is done.
+//! that worker dies, goes silent, talks nonsense or lies. It exits once every job is done or has
+//! failed `--max-attempts` times.
 //!
 //! One task per connection, all on one thread (`current_thread`): a connection spends its life
 //! waiting on the network, which costs a task nothing. The tasks share one [`Board`] behind a
 //! `std::sync::Mutex`: every critical section is a few field updates and never holds the lock
 //! across an `.await` (the rule of 10_mutex), so the cheaper std lock is the right one. A
 //! [`Notify`] wakes tasks that wait for a job when one is requeued, or when everything is done.
+//!
+//! Bounds, so that no peer can stall the run or eat the machine: at most `max_peers` connections
+//! (a newcomer past it hears `ERROR busy`), `HELLO` within a second, a `RESULT` within the job
+//! timeout, and a job that has worn out `max_attempts` workers is given up instead of requeued for
+//! ever. Each result is checked as it arrives: every worker's first, and a seeded sample of the
+//! rest, are recounted here, and a worker caught lying is dropped and its unchecked answers redone.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Notify;
-use tokio::time::{Instant, timeout};
+use tokio::time::{Instant, sleep_until, timeout, timeout_at};
 use tokio_util::codec::{Framed, LinesCodec, LinesCodecError};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
-use crate::protocol::{Job, MAX_LINE, Message, PROTOCOL, quote};
+use crate::protocol::{HEARTBEAT, Job, MAX_LINE, Message, PROTOCOL, count_primes, quote};
 
 /// How long a new peer has to say `HELLO` by default: a stranger that connects and says nothing (or a port
 /// scanner) is dropped, and cannot hold a connection slot for ever.
@@ -37,9 +46,27 @@ pub struct Config {
     pub job_timeout: Duration,
     /// A new peer must say `HELLO` within this long.
     pub hello_timeout: Duration,
-    /// Hand out no job before this many workers said hello (the demo waits for all of its workers,
-    /// so that the first jobs visibly run in parallel).
+    /// Hand out the first job only once this many workers are connected (the demo waits for all of
+    /// its workers, so that the first jobs visibly run in parallel). A start gate: once the jobs
+    /// flow, a worker leaving does not stop them.
     pub min_workers: usize,
+    /// A job given out this many times without an accepted answer is reported failed.
+    pub max_attempts: u32,
+    /// Connections served at once; a newcomer past it is told `ERROR busy` and closed.
+    pub max_peers: usize,
+    /// Jobs whose answers are recounted here whoever gives them ([`pick_sample`]); a worker's first
+    /// answer is recounted anyway.
+    pub sample: BTreeSet<u32>,
+}
+
+/// A seeded sample of about `percent`% of the jobs: the same seed checks the same jobs.
+pub fn pick_sample(jobs: &[Job], percent: u32, seed: u64) -> BTreeSet<u32> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let share = f64::from(percent.min(100)) / 100.0;
+    jobs.iter()
+        .filter(|_| rng.random_bool(share))
+        .map(|j| j.id)
+        .collect()
 }
 
 /// The answer to one job and who gave it.
@@ -47,6 +74,8 @@ pub struct Config {
 pub struct Outcome {
     pub primes: u64,
     pub worker: String,
+    /// Recounted here and found right (an unchecked answer from a worker later caught lying is redone).
+    pub checked: bool,
 }
 
 /// What a run did: read by the summary, and by the tests.
@@ -54,20 +83,29 @@ pub struct Outcome {
 pub struct Report {
     pub total: usize,
     pub done: BTreeMap<u32, Outcome>,
+    /// Jobs given up after `max_attempts` tries, with the last reason.
+    pub failed: BTreeMap<u32, String>,
+    pub max_attempts: u32,
     /// How many times a job went back to the queue.
     pub requeued: usize,
     /// Peers dropped, with the one-line reason that was logged.
     pub dropped: Vec<(String, String)>,
+    /// Newcomers told `ERROR busy` because `max_peers` connections were open.
+    pub turned_away: usize,
     /// Every name that completed the hello.
     pub workers: BTreeSet<String>,
+    /// Results recounted here, and how many of them were wrong (and whose).
+    pub checked: usize,
+    pub wrong: usize,
+    pub liars: BTreeSet<String>,
     /// From the first dispatch to the last result.
     pub busy: Duration,
 }
 
 impl Report {
-    /// Jobs neither done nor in the queue: the number upstream gets wrong when a worker dies.
+    /// Jobs neither done nor failed: the number upstream gets wrong when a worker dies.
     pub fn lost(&self) -> usize {
-        self.total - self.done.len()
+        self.total - self.done.len() - self.failed.len()
     }
 
     pub fn primes(&self) -> u64 {
@@ -77,16 +115,31 @@ impl Report {
     pub fn jobs_by(&self, worker: &str) -> usize {
         self.done.values().filter(|o| o.worker == worker).count()
     }
+
+    /// Jobs per second from the first dispatch to the last result.
+    pub fn jobs_per_second(&self) -> f64 {
+        self.done.len() as f64 / self.busy.as_secs_f64().max(1e-9)
+    }
 }
 
-/// The shared state. Every job is in exactly one place: `pending`, `in_flight` or `report.done`.
+/// The shared state. Every job is in exactly one place: `pending`, `in_flight`, `report.done` or
+/// `report.failed`.
 #[derive(Debug)]
 struct Board {
     pending: VecDeque<Job>,
     in_flight: BTreeMap<u32, String>,
     report: Report,
-    hellos: usize,
+    /// Workers connected now (not every `HELLO` ever heard: a worker that left is not here).
+    connected: usize,
     min_workers: usize,
+    /// Dispatches of each job so far.
+    attempts: BTreeMap<u32, u32>,
+    /// Jobs whose answers are recounted whoever gives them (seeded, picked at the start).
+    sample: BTreeSet<u32>,
+    /// Workers whose first result was recounted already.
+    vouched: BTreeSet<String>,
+    /// Every job by id, to put a done job back in the queue.
+    all_jobs: BTreeMap<u32, Job>,
     first_dispatch: Option<Instant>,
 }
 
@@ -101,20 +154,67 @@ enum Take {
 
 impl Board {
     fn take(&mut self, worker: &str) -> Take {
-        if self.report.done.len() == self.report.total {
+        if self.is_finished() {
             return Take::AllDone;
         }
-        if self.hellos < self.min_workers {
+        if self.first_dispatch.is_none() && self.connected < self.min_workers {
             return Take::Wait;
         }
         match self.pending.pop_front() {
             Some(job) => {
                 self.in_flight.insert(job.id, worker.to_string());
+                *self.attempts.entry(job.id).or_default() += 1;
                 self.first_dispatch.get_or_insert_with(Instant::now);
                 Take::Job(job)
             }
             None => Take::Wait,
         }
+    }
+
+    fn is_finished(&self) -> bool {
+        self.report.done.len() + self.report.failed.len() == self.report.total
+    }
+
+    /// Does this answer get recounted? A worker's first one always (so a worker that always lies
+    /// is caught at once), then the seeded sample.
+    fn must_check(&self, job: Job, worker: &str) -> bool {
+        !self.vouched.contains(worker) || self.sample.contains(&job.id)
+    }
+
+    /// Takes back `job` after a failed attempt: to the queue, or to `failed` once it has had
+    /// `max_attempts` tries. Returns true if it failed for good.
+    fn take_back(&mut self, job: Job, reason: &str) -> bool {
+        self.in_flight.remove(&job.id);
+        if self.attempts.get(&job.id).copied().unwrap_or(0) >= self.report.max_attempts {
+            self.report.failed.insert(job.id, reason.to_string());
+            return true;
+        }
+        // To the front: it has waited longest.
+        self.pending.push_front(job);
+        self.report.requeued += 1;
+        false
+    }
+
+    /// A liar's answers that were never recounted cannot be trusted: back to the queue.
+    fn redo_unchecked(&mut self, liar: &str) -> Vec<u32> {
+        let redo: Vec<u32> = self
+            .report
+            .done
+            .iter()
+            .filter(|(_, o)| o.worker == liar && !o.checked)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in &redo {
+            if let Some(job) = self.report.done.remove(id).and(self.job(*id)) {
+                self.pending.push_back(job);
+                self.report.requeued += 1;
+            }
+        }
+        redo
+    }
+
+    fn job(&self, id: u32) -> Option<Job> {
+        self.all_jobs.get(&id).copied()
     }
 }
 
@@ -125,20 +225,32 @@ pub struct Coordinator {
     shared: Arc<Shared>,
     job_timeout: Duration,
     hello_timeout: Duration,
+    max_peers: usize,
 }
 
 struct Shared {
     board: Mutex<Board>,
     /// Wakes tasks waiting for a job: a job came back, a worker arrived, or all is done.
     changed: Notify,
-    /// Cancelled when the last job is done: every connection then says `STOP`.
+    /// Cancelled when the last job is settled: every connection then says `STOP`.
     finished: CancellationToken,
+}
+
+/// A worker counted in `connected` for as long as this lives: dropped on every way out of a session
+/// (return, error, or the task itself dropped), so the count cannot drift.
+struct Present<'a>(&'a Coordinator);
+
+impl Drop for Present<'_> {
+    fn drop(&mut self) {
+        self.0.board().connected -= 1;
+    }
 }
 
 impl Coordinator {
     pub fn new(config: Config) -> Self {
         let report = Report {
             total: config.jobs.len(),
+            max_attempts: config.max_attempts.max(1),
             ..Report::default()
         };
         let finished = CancellationToken::new();
@@ -146,11 +258,15 @@ impl Coordinator {
             finished.cancel();
         }
         let board = Board {
+            all_jobs: config.jobs.iter().map(|j| (j.id, *j)).collect(),
             pending: config.jobs.into(),
             in_flight: BTreeMap::new(),
             report,
-            hellos: 0,
+            connected: 0,
             min_workers: config.min_workers,
+            attempts: BTreeMap::new(),
+            sample: config.sample,
+            vouched: BTreeSet::new(),
             first_dispatch: None,
         };
         Self {
@@ -161,6 +277,7 @@ impl Coordinator {
             }),
             job_timeout: config.job_timeout,
             hello_timeout: config.hello_timeout,
+            max_peers: config.max_peers.max(1),
         }
     }
 
@@ -178,16 +295,25 @@ impl Coordinator {
         self.board().report.clone()
     }
 
-    /// Accepts workers on `listener` until every job is done, tells each connected worker `STOP`,
-    /// and returns the report. Taking the listener (not an address) lets the caller bind port 0
-    /// and learn the real port first, as the demo and the tests do.
+    /// Accepts workers on `listener` until every job is settled, tells each connected worker
+    /// `STOP`, and returns the report. Taking the listener (not an address) lets the caller bind
+    /// port 0 and learn the real port first, as the demo and the tests do.
     pub async fn run(&self, listener: TcpListener) -> Report {
         let connections = TaskTracker::new();
         loop {
             tokio::select! {
                 _ = self.shared.finished.cancelled() => break,
                 accepted = listener.accept() => match accepted {
+                    // `len()` counts the tasks still running: a peer's slot frees when it leaves.
+                    Ok((stream, peer)) if connections.len() >= self.max_peers => {
+                        self.turn_away(&stream, &peer.to_string());
+                    }
                     Ok((stream, peer)) => {
+                        // Nagle's algorithm holds back a small write while an earlier one is
+                        // unacknowledged, and the peer delays its ACK by up to 40 ms: every line
+                        // of this protocol is a small write that waits for an answer, so without
+                        // this each job would pay that stall (issue 11: 44 ms per job).
+                        let _ = stream.set_nodelay(true);
                         let me = self.clone();
                         connections.spawn(async move { me.serve(stream, peer.to_string()).await });
                     }
@@ -205,6 +331,21 @@ impl Coordinator {
             warn!("some connections did not close within {STOP_GRACE:?}; leaving them");
         }
         self.report()
+    }
+
+    /// One line to a newcomer past `max_peers`, then close. `try_write` never waits: a fresh
+    /// socket's send buffer is empty, and a peer we refuse must not hold up the accept loop.
+    fn turn_away(&self, stream: &TcpStream, peer: &str) {
+        let _ = stream.try_write(b"ERROR busy\n");
+        let mut board = self.board();
+        board.report.turned_away += 1;
+        // One warning per burst, not one per stranger of a flood.
+        if board.report.turned_away.is_power_of_two() {
+            warn!(
+                "turned away {peer}: busy ({} peers, --max-peers; {} turned away so far)",
+                self.max_peers, board.report.turned_away
+            );
+        }
     }
 
     /// One peer, from its first byte to its last. Generic over the stream so that the tests can
@@ -255,11 +396,12 @@ impl Coordinator {
         )
         .await?;
         info!("{name} joined from {peer}");
-        {
+        let _present = {
             let mut board = self.board();
-            board.hellos += 1;
+            board.connected += 1;
             board.report.workers.insert(name.clone());
-        }
+            Present(self)
+        };
         self.shared.changed.notify_waiters();
 
         // 2. The pull loop: READY -> JOB -> RESULT, until STOP.
@@ -277,10 +419,14 @@ impl Coordinator {
                 Ok(None) => return Ok(()),
                 Err(reason) => return Err(format!("{name}: {reason}")),
             }
-            let Some(job) = self.take_job(&name).await else {
-                send(lines, Message::Stop).await?;
-                info!("{name}: sent STOP");
-                return Ok(());
+            let job = match self.take_job(lines, &name).await {
+                Ok(Some(job)) => job,
+                Ok(None) => {
+                    send(lines, Message::Stop).await?;
+                    info!("{name}: sent STOP");
+                    return Ok(());
+                }
+                Err(reason) => return Err(format!("{name}: {reason}")),
             };
             info!(
                 "dispatch job {} [{}, {}) -> {name}",
@@ -291,32 +437,49 @@ impl Coordinator {
                 Ok(()) => self.answer(lines, job).await,
                 Err(reason) => Err(reason),
             };
-            match answer {
-                Ok(primes) => self.complete(job, primes, &name),
-                Err(reason) => {
-                    self.requeue(job, &name, &reason);
-                    return Err(format!("{name}: {reason}"));
-                }
+            let accepted = match answer {
+                Ok(primes) => self.check_and_complete(lines, job, primes, &name).await,
+                Err(reason) => Err(reason),
+            };
+            if let Err(reason) = accepted {
+                self.take_back(job, &name, &reason);
+                return Err(format!("{name}: {reason}"));
             }
         }
     }
 
-    /// Waits for the `RESULT` of `job`, at most the job timeout.
+    /// Waits for the `RESULT` of `job`, at most the job timeout, saying `BEAT` meanwhile so that the
+    /// worker knows we are still here.
     async fn answer<S>(&self, lines: &mut Framed<S, LinesCodec>, job: Job) -> Result<u64, String>
     where
         S: AsyncRead + AsyncWrite + Unpin,
     {
-        // Not `self.next`: the last result is what *causes* `finished`, so this read must not
-        // stop at it.
-        let next = match timeout(self.job_timeout, lines.next()).await {
-            Err(_) => {
-                return Err(format!(
-                    "no answer to job {} within {} ms",
-                    job.id,
-                    self.job_timeout.as_millis()
-                ));
+        let deadline = Instant::now() + self.job_timeout;
+        let mut beat = Instant::now() + HEARTBEAT;
+        let next = loop {
+            // Not `self.next`: the last result is what *causes* `finished`, so this read must not
+            // stop at it.
+            let woke = tokio::select! {
+                next = lines.next() => Woke::Line(next),
+                () = sleep_until(beat.min(deadline)) => Woke::Beat,
+            };
+            match woke {
+                Woke::Line(next) => break next,
+                Woke::Beat if Instant::now() >= deadline => {
+                    return Err(format!(
+                        "no answer to job {} within {} ms",
+                        job.id,
+                        self.job_timeout.as_millis()
+                    ));
+                }
+                Woke::Beat => {
+                    timeout_at(deadline, send(lines, Message::Beat))
+                        .await
+                        .map_err(|_| "cannot send: timed out".to_string())??;
+                    beat += HEARTBEAT;
+                }
+                Woke::Changed => {}
             }
-            Ok(next) => next,
         };
         match decode(next)? {
             Some(Message::Result { id, primes }) if id == job.id => Ok(primes),
@@ -350,8 +513,18 @@ impl Coordinator {
         }
     }
 
-    /// A free worker's wait for work: a job, or `None` once every job is done.
-    async fn take_job(&self, worker: &str) -> Option<Job> {
+    /// A free worker's wait for work: a job, or `None` once every job is settled. It says `BEAT`
+    /// every [`HEARTBEAT`] meanwhile, and listens: a parked worker has nothing to say, so a line
+    /// or the end of the stream means it broke the protocol or left (and must not be counted).
+    async fn take_job<S>(
+        &self,
+        lines: &mut Framed<S, LinesCodec>,
+        worker: &str,
+    ) -> Result<Option<Job>, String>
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
+        let mut beat = Instant::now() + HEARTBEAT;
         loop {
             // Register for the wake-up *before* looking at the board: a notification sent between
             // the look and the wait would otherwise be missed, and this task would sleep for ever.
@@ -359,47 +532,147 @@ impl Coordinator {
             tokio::pin!(changed);
             changed.as_mut().enable();
             match self.board().take(worker) {
-                Take::Job(job) => return Some(job),
-                Take::AllDone => return None,
+                Take::Job(job) => return Ok(Some(job)),
+                Take::AllDone => return Ok(None),
                 Take::Wait => {}
             }
-            changed.await;
+            let woke = tokio::select! {
+                () = changed => Woke::Changed,
+                () = sleep_until(beat) => Woke::Beat,
+                next = lines.next() => Woke::Line(next),
+            };
+            match woke {
+                Woke::Changed => {}
+                Woke::Beat => {
+                    timeout(HEARTBEAT, send(lines, Message::Beat))
+                        .await
+                        .map_err(|_| "cannot send: timed out".to_string())??;
+                    beat = Instant::now() + HEARTBEAT;
+                }
+                Woke::Line(next) => {
+                    return Err(match decode(next)? {
+                        None => "left while waiting for a job".into(),
+                        Some(other) => format!(
+                            "expected nothing while waiting for a job, got {}",
+                            quote(&other.to_string())
+                        ),
+                    });
+                }
+            }
         }
     }
 
-    fn complete(&self, job: Job, primes: u64, worker: &str) {
+    /// Accepts an answer, after recounting it here if it is one to check (off the runtime thread:
+    /// a recount is CPU work). A wrong answer names the liar and comes back as an error, so that the
+    /// caller drops the worker and redoes the job elsewhere.
+    async fn check_and_complete<S>(
+        &self,
+        lines: &mut Framed<S, LinesCodec>,
+        job: Job,
+        primes: u64,
+        worker: &str,
+    ) -> Result<(), String>
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
+        let check = self.board().must_check(job, worker);
+        if check {
+            let recount = tokio::task::spawn_blocking(move || count_primes(job.start, job.end));
+            tokio::pin!(recount);
+            // The worker waits for its next job meanwhile, and a recount can take longer than the
+            // worker's patience: keep saying BEAT.
+            let truth = loop {
+                tokio::select! {
+                    truth = &mut recount => break truth
+                        .map_err(|e| format!("the recount of job {} panicked: {e}", job.id))?,
+                    () = tokio::time::sleep(HEARTBEAT) => {
+                        timeout(HEARTBEAT, send(lines, Message::Beat))
+                            .await
+                            .map_err(|_| "cannot send: timed out".to_string())??;
+                    }
+                }
+            };
+            let mut board = self.board();
+            board.report.checked += 1;
+            board.vouched.insert(worker.to_string());
+            if truth != primes {
+                board.report.wrong += 1;
+                board.report.liars.insert(worker.to_string());
+                let redo = board.redo_unchecked(worker);
+                drop(board);
+                warn!(
+                    "{worker} LIED about job {}: said {primes} primes, the recount here found {truth}; \
+                     redoing it and its {} unchecked answers ({redo:?}) elsewhere",
+                    job.id,
+                    redo.len()
+                );
+                self.shared.changed.notify_waiters();
+                return Err(format!(
+                    "wrong answer to job {}: said {primes} primes, a recount found {truth}",
+                    job.id
+                ));
+            }
+        }
+        self.complete(job, primes, worker, check);
+        Ok(())
+    }
+
+    fn complete(&self, job: Job, primes: u64, worker: &str, checked: bool) {
         let mut board = self.board();
         board.in_flight.remove(&job.id);
         let outcome = Outcome {
             primes,
             worker: worker.to_string(),
+            checked,
         };
-        info!("result job {} from {worker}: {primes} primes", job.id);
+        let mark = if checked { " (recounted: right)" } else { "" };
+        info!("result job {} from {worker}: {primes} primes{mark}", job.id);
         board.report.done.insert(job.id, outcome);
-        if board.report.done.len() == board.report.total {
-            info!(
-                "all {} jobs done: telling the workers to stop",
-                board.report.total
-            );
-            if let Some(first) = board.first_dispatch {
-                board.report.busy = first.elapsed();
-            }
-            drop(board);
-            self.shared.finished.cancel();
-            self.shared.changed.notify_waiters();
-        }
+        self.settle_if_finished(board);
     }
 
-    fn requeue(&self, job: Job, worker: &str, reason: &str) {
+    /// Takes back the job of a worker that failed it: requeued, or failed for good.
+    fn take_back(&self, job: Job, worker: &str, reason: &str) {
         let mut board = self.board();
-        board.in_flight.remove(&job.id);
-        // To the front: it has waited longest.
-        board.pending.push_front(job);
-        board.report.requeued += 1;
-        drop(board);
-        warn!("requeue job {} ({worker}: {reason})", job.id);
+        let failed = board.take_back(job, &format!("{worker}: {reason}"));
+        let attempts = board.report.max_attempts;
+        if failed {
+            warn!(
+                "job {} FAILED after {attempts} attempts (last: {worker}: {reason})",
+                job.id
+            );
+            self.settle_if_finished(board);
+        } else {
+            drop(board);
+            warn!("requeue job {} ({worker}: {reason})", job.id);
+        }
         self.shared.changed.notify_waiters();
     }
+
+    fn settle_if_finished(&self, mut board: MutexGuard<'_, Board>) {
+        if !board.is_finished() {
+            return;
+        }
+        info!(
+            "all {} jobs settled ({} done, {} failed): telling the workers to stop",
+            board.report.total,
+            board.report.done.len(),
+            board.report.failed.len()
+        );
+        if let Some(first) = board.first_dispatch {
+            board.report.busy = first.elapsed();
+        }
+        drop(board);
+        self.shared.finished.cancel();
+        self.shared.changed.notify_waiters();
+    }
+}
+
+/// What woke a waiting connection.
+enum Woke {
+    Line(Option<Result<String, LinesCodecError>>),
+    Beat,
+    Changed,
 }
 
 /// Turns what the codec produced into a message or a one-line reason to drop the peer.

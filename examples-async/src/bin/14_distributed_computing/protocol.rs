@@ -5,15 +5,36 @@
 //! One message per line, UTF-8, at most [`MAX_LINE`] bytes before the `\n`. A session reads:
 //!
 //! ```text
-//! worker -> HELLO dist14/1 worker-1        coordinator -> WELCOME dist14/1
+//! worker -> HELLO dist14/2 worker-1        coordinator -> WELCOME dist14/2
 //! worker -> READY                          coordinator -> JOB 3 800000 1200000
-//! worker -> RESULT 3 28126                 (READY again, ...)
-//! worker -> READY                          coordinator -> STOP
+//!                                          coordinator -> BEAT   (every 500 ms until the RESULT)
+//! worker -> RESULT 3 28126 + READY         coordinator -> BEAT   (every 500 ms while no job is free)
+//!                                          coordinator -> JOB 5 1600000 2000000   (or STOP)
+//! ```
+//!
+//! The grammar, one line each (`<n>` a decimal `u64`, `<id>` a `u32`):
+//!
+//! ```text
+//! HELLO <protocol> <name>    worker, first line; <name> is 1-32 of [A-Za-z0-9._-]
+//! WELCOME <protocol>         coordinator, reply to an accepted HELLO
+//! READY                      worker: I am free
+//! JOB <id> <start> <end>     coordinator: count the primes in [start, end); end <= 10^12, end - start <= 10^8
+//! RESULT <id> <n>            worker: the answer to job <id>
+//! BEAT                       coordinator: I am alive (dist14/2)
+//! STOP                       coordinator: all done, hang up
+//! ERROR <reason>             either side, just before it hangs up
 //! ```
 //!
 //! Workers *pull*: a worker asks for a job only when it is free, so a fast worker simply asks more
 //! often, and the coordinator never has to guess who is idle (upstream JS pushes a task to every
 //! socket every second, busy or not). Either side may send `ERROR <reason>` before it hangs up.
+//!
+//! Heartbeats (`BEAT`, new in `dist14/2`): a worker waiting for a job, or for the coordinator to
+//! take its result, would otherwise wait for ever on a coordinator whose host hung or whose link
+//! broke without a reset (a half-open connection: no FIN, no RST, just silence). The coordinator
+//! says `BEAT` every [`HEARTBEAT`] while it owes the worker something; a worker that hears nothing
+//! for [`MISSED_BEATS`] beats gives up. The worker sends no beat: while it owes the coordinator a
+//! result, the coordinator's job timeout already covers its silence.
 //!
 //! Why lines and a `HELLO` with a version: TCP is a byte stream with no message boundaries, so
 //! something must mark them (upstream C++ has no framing at all and prints whatever `recv` returned).
@@ -27,7 +48,21 @@ use std::str::FromStr;
 
 /// Name and version of this protocol, sent in `HELLO` and `WELCOME`. A change of meaning to any
 /// message would bump the number, and old and new binaries would refuse each other at once.
-pub const PROTOCOL: &str = "dist14/1";
+pub const PROTOCOL: &str = "dist14/2";
+
+/// How often the coordinator says `BEAT` to a worker it keeps waiting.
+pub const HEARTBEAT: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// A worker that hears nothing for this many heartbeats (2 s) presumes its coordinator dead.
+pub const MISSED_BEATS: u32 = 4;
+
+/// The largest number a job may reach (its `end`): what a coordinator can plan at most
+/// (`--jobs 10000` x `--job-size 100000000`). Far below 2^64, so trial division never gets near
+/// an overflow, and a worker refuses a `JOB` that would keep it busy for years.
+pub const MAX_END: u64 = 1_000_000_000_000;
+
+/// The most numbers one job may cover (the coordinator's `--job-size` limit).
+pub const MAX_JOB_SIZE: u64 = 100_000_000;
 
 /// The longest line either side accepts (without its `\n`). Our longest message is about 50 bytes;
 /// anything near this limit is not one of ours.
@@ -58,6 +93,8 @@ pub enum Message {
     Job(Job),
     /// Worker: the answer to job `id`.
     Result { id: u32, primes: u64 },
+    /// Coordinator: I am alive (sent every [`HEARTBEAT`] while a worker waits on us).
+    Beat,
     /// Coordinator: every job is done, disconnect and exit.
     Stop,
     /// Either side, just before it closes: why.
@@ -73,6 +110,7 @@ impl fmt::Display for Message {
             Message::Ready => write!(f, "READY"),
             Message::Job(job) => write!(f, "JOB {} {} {}", job.id, job.start, job.end),
             Message::Result { id, primes } => write!(f, "RESULT {id} {primes}"),
+            Message::Beat => write!(f, "BEAT"),
             Message::Stop => write!(f, "STOP"),
             Message::Error(reason) => write!(f, "ERROR {reason}"),
         }
@@ -130,12 +168,20 @@ impl FromStr for Message {
                 if job.start > job.end {
                     return Err(bad("a job's range ends before it starts"));
                 }
+                // Bounded where it is parsed: whatever a (buggy or hostile) coordinator sends, a
+                // worker only ever counts below `MAX_END`, in ranges of at most `MAX_JOB_SIZE`.
+                if job.end > MAX_END || job.end - job.start > MAX_JOB_SIZE {
+                    return Err(bad(
+                        "a job's range must end at or below 10^12 and span at most 10^8 numbers",
+                    ));
+                }
                 Message::Job(job)
             }
             ("RESULT", [id, primes]) => Message::Result {
                 id: u32::try_from(number(id)?).map_err(|_| bad("job id too large"))?,
                 primes: number(primes)?,
             },
+            ("BEAT", []) => Message::Beat,
             ("STOP", []) => Message::Stop,
             ("ERROR", reason) if !reason.is_empty() => Message::Error(reason.join(" ")),
             _ => return Err(bad("not a dist14 message")),
@@ -180,13 +226,20 @@ fn is_prime(n: u64) -> bool {
     }
     // Every prime above 3 is 6k - 1 or 6k + 1.
     let mut d = 5;
-    while d * d <= n {
+    while at_most_sqrt(d, n) {
         if n.is_multiple_of(d) || n.is_multiple_of(d + 2) {
             return false;
         }
         d += 6;
     }
     true
+}
+
+/// `d * d <= n`, without computing `d * d`: that product overflows a `u64` once `d` passes 2^32,
+/// which it does while testing a prime near 2^64 (a debug build panics, a release build wraps and
+/// spins for ever). `d <= n / d` is the same test for positive `d`, and cannot overflow.
+fn at_most_sqrt(d: u64, n: u64) -> bool {
+    d <= n / d
 }
 
 #[cfg(test)]
@@ -213,6 +266,7 @@ mod tests {
                 id: 3,
                 primes: 28_126,
             },
+            Message::Beat,
             Message::Stop,
             Message::Error("unsupported protocol".into()),
         ];
@@ -239,12 +293,13 @@ mod tests {
             })
         );
         assert_eq!(
-            "HELLO dist14/1 w-1".parse(),
+            "HELLO dist14/2 w-1".parse(),
             Ok(Message::Hello {
-                protocol: "dist14/1".into(),
+                protocol: "dist14/2".into(),
                 name: "w-1".into()
             })
         );
+        assert_eq!("BEAT".parse(), Ok(Message::Beat));
     }
 
     #[test]
@@ -261,6 +316,10 @@ mod tests {
             "JOB 1 5 2",
             "JOB 99999999999 1 2",
             "RESULT 1 -5",
+            "BEAT 1",
+            "JOB 1 0 1000000000001",
+            "JOB 1 18446744073709551557 18446744073709551615",
+            "JOB 1 0 100000001",
             "GET / HTTP/1.1",
             "ready",
         ] {
@@ -288,5 +347,32 @@ mod tests {
         assert_eq!(count_primes(0, 100), 25);
         assert_eq!(count_primes(0, 2), 0);
         assert_eq!(count_primes(2, 4), 2);
+    }
+
+    #[test]
+    fn a_job_at_the_edge_of_the_bounds_is_accepted_and_one_past_is_not() {
+        let last = format!("JOB 1 {} {MAX_END}", MAX_END - MAX_JOB_SIZE);
+        assert!(matches!(last.parse(), Ok(Message::Job(_))), "{last}");
+        assert!(
+            format!("JOB 1 {} {}", MAX_END - 10, MAX_END + 1)
+                .parse::<Message>()
+                .is_err()
+        );
+        // The last numbers a worker may ever be asked about are counted right (999999999989 is the
+        // largest prime below 10^12).
+        assert_eq!(count_primes(MAX_END - 12, MAX_END), 1);
+        assert!(is_prime(999_999_999_989));
+    }
+
+    #[test]
+    fn the_trial_division_bound_cannot_overflow_near_2_pow_64() {
+        // With `d * d <= n`, the first line panics in a debug build ("attempt to multiply with
+        // overflow") and wraps to a small number in release, so the loop never ends.
+        assert!(!at_most_sqrt(1 << 32, u64::MAX));
+        assert!(at_most_sqrt((1 << 32) - 1, u64::MAX));
+        assert!(at_most_sqrt(5, 25) && !at_most_sqrt(6, 35));
+        // Numbers at the very top of the range, with small factors (fast to check).
+        assert!(!is_prime(u64::MAX)); // 3 x 5 x 17 x 257 x 641 x 65537 x 6700417
+        assert!(!is_prime(u64::MAX - 1));
     }
 }

@@ -13,7 +13,7 @@ use tokio::time::{Instant, sleep, timeout};
 use tokio_util::codec::{Framed, LinesCodec, LinesCodecError};
 use tracing::{info, warn};
 
-use crate::protocol::{MAX_LINE, Message, PROTOCOL, count_primes, quote};
+use crate::protocol::{HEARTBEAT, MAX_LINE, MISSED_BEATS, Message, PROTOCOL, count_primes, quote};
 
 /// How long one connection attempt may take (an unreachable host can otherwise hang for minutes).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -32,6 +32,10 @@ pub struct Config {
     pub attempts: u32,
     /// Exit abruptly in the middle of the n-th job (the demo's `--crash-worker`).
     pub crash_on_job: Option<u32>,
+    /// Never answer the job with this id, like a worker stuck on a poison job.
+    pub hang_on_job: Option<u32>,
+    /// Answer every job with a wrong count (to see the coordinator's checks catch it).
+    pub lie: bool,
 }
 
 /// Connects to the coordinator and works until `STOP`. Returns how many jobs it did.
@@ -47,7 +51,12 @@ pub async fn connect(addr: &str, attempts: u32) -> anyhow::Result<TcpStream> {
     let mut last_error = String::new();
     for attempt in 1..=attempts.max(1) {
         match timeout(CONNECT_TIMEOUT, TcpStream::connect(addr)).await {
-            Ok(Ok(stream)) => return Ok(stream),
+            Ok(Ok(stream)) => {
+                // No Nagle delay: our lines are small and each waits for an answer (see the
+                // coordinator's accept loop for the 44 ms it costs per job otherwise).
+                stream.set_nodelay(true).context("setting TCP_NODELAY")?;
+                return Ok(stream);
+            }
             Ok(Err(e)) => last_error = e.to_string(),
             Err(_) => last_error = format!("no answer within {CONNECT_TIMEOUT:?}"),
         }
@@ -98,16 +107,16 @@ where
         ),
     }
     info!("connected to {} as {}", config.connect, config.name);
+    lines
+        .send(Message::Ready.to_string())
+        .await
+        .context("sending READY")?;
 
     let mut jobs_done = 0;
     loop {
-        lines
-            .send(Message::Ready.to_string())
-            .await
-            .context("sending READY")?;
-        // No timeout here: the coordinator may rightly keep a free worker waiting while others
-        // finish the last jobs. If it dies, the OS closes the socket and `next` returns.
-        let job = match receive(lines.next().await)? {
+        // Parked: the coordinator may rightly keep a free worker waiting while others finish the
+        // last jobs, but it says BEAT meanwhile; silence means it is gone (see `hear`).
+        let job = match hear(&mut lines).await? {
             Message::Job(job) => job,
             Message::Stop => {
                 info!("STOP received after {jobs_done} jobs: exiting");
@@ -124,21 +133,94 @@ where
             crash_mid_job(job.id, job.start, job.end);
         }
         let started = Instant::now();
-        let primes = tokio::task::spawn_blocking(move || count_primes(job.start, job.end))
-            .await
-            .context("the counting thread panicked")?;
+        let hang = config.hang_on_job == Some(job.id);
+        let counting = async move {
+            if hang {
+                warn!(
+                    "job {}: hanging on purpose (--hang-on-job), saying nothing",
+                    job.id
+                );
+                std::future::pending::<()>().await;
+            }
+            tokio::task::spawn_blocking(move || count_primes(job.start, job.end)).await
+        };
+        tokio::pin!(counting);
+        // Count, and keep listening meanwhile: the coordinator's beats say it still waits for
+        // this answer, and its silence means it is gone (no point counting for nobody).
+        let primes = loop {
+            tokio::select! {
+                counted = &mut counting => break counted.context("the counting thread panicked")?,
+                heard = timeout(SILENCE, lines.next()) => match heard {
+                    Err(_) => bail!("{}", silent()),
+                    Ok(next) => match receive(next)? {
+                        Message::Beat => {}
+                        Message::Error(reason) => bail!("the coordinator dropped us: {reason}"),
+                        other => bail!(
+                            "unexpected message while counting job {}: {}",
+                            job.id,
+                            quote(&other.to_string())
+                        ),
+                    },
+                },
+            }
+        };
         info!(
             "job {}: {primes} primes ({} ms)",
             job.id,
             started.elapsed().as_millis()
         );
+        let primes = if config.lie {
+            warn!("job {}: answering {} instead (--lie)", job.id, primes + 1);
+            primes + 1
+        } else {
+            primes
+        };
+        // RESULT and READY in one write (`feed` buffers, `flush` writes): sent as two writes, the
+        // second small segment would wait under Nagle's algorithm for the ACK of the first, which
+        // the coordinator delays (it has nothing to send back yet). `set_nodelay` lifts that on our
+        // side; one write is also one syscall and one packet instead of two.
         let result = Message::Result { id: job.id, primes };
         lines
-            .send(result.to_string())
+            .feed(result.to_string())
             .await
             .context("sending RESULT")?;
+        lines
+            .feed(Message::Ready.to_string())
+            .await
+            .context("sending READY")?;
+        SinkExt::<String>::flush(&mut lines)
+            .await
+            .context("sending RESULT and READY")?;
         jobs_done += 1;
     }
+}
+
+/// The next message that is not a `BEAT`. A coordinator that says nothing for [`MISSED_BEATS`]
+/// heartbeats is presumed gone (its host hung, or the link broke without a reset, so the OS will
+/// never tell us): better one clear line and exit 1 than a worker parked for ever.
+async fn hear<S>(lines: &mut Framed<S, LinesCodec>) -> anyhow::Result<Message>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    loop {
+        match timeout(SILENCE, lines.next()).await {
+            Err(_) => bail!("{}", silent()),
+            Ok(next) => match receive(next)? {
+                Message::Beat => {}
+                message => return Ok(message),
+            },
+        }
+    }
+}
+
+/// How long a worker waits for any line from the coordinator before it gives up.
+pub const SILENCE: Duration = HEARTBEAT.saturating_mul(MISSED_BEATS);
+
+fn silent() -> String {
+    format!(
+        "the coordinator went silent: no heartbeat for {} ms ({MISSED_BEATS} beats missed); giving up",
+        SILENCE.as_millis()
+    )
 }
 
 /// Does half the job, then leaves the way a killed process does: no `RESULT`, no goodbye, no

@@ -1,21 +1,31 @@
 //! The coordinator: owns the job queue, hands a job to whichever worker asks, and takes it back when
-//! that worker dies, goes silent or talks nonsense. It exits once every job is done.
+//! that worker dies, goes silent, talks nonsense or lies. It exits once every job is done or has
+//! failed `--max-attempts` times.
 //!
 //! One thread per connection (named `conn-N`), blocked in `read` most of its life: that is what
 //! a thread costs here and what a task costs nothing for in the async twin. The threads share one
 //! [`Board`] behind a `std::sync::Mutex`; a free worker's thread sleeps on a `Condvar` until a job
-//! is requeued or everything is done (the async twin's `Notify`).
+//! is requeued or everything is done (the async twin's `Notify`), waking every heartbeat to say
+//! `BEAT`.
+//!
+//! Bounds, as in the async twin: at most `max_peers` connections, so at most that many threads (a
+//! newcomer past it hears `ERROR busy`), `HELLO` within a second, a `RESULT` within the job
+//! timeout, `max_attempts` tries per job. Each result is checked as it arrives: every worker's
+//! first, and a seeded sample of the rest, are recounted here.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::io::Write;
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 use tracing::{info, warn};
 
 use crate::lines::{LineError, Lines};
-use crate::protocol::{Job, MAX_LINE, Message, PROTOCOL, quote};
+use crate::protocol::{HEARTBEAT, Job, MAX_LINE, Message, PROTOCOL, count_primes, quote};
 
 /// How long a new peer has to say `HELLO` by default: a stranger that connects and says nothing
 /// (or a port scanner) is dropped, and cannot hold a thread for ever.
@@ -31,9 +41,27 @@ pub struct Config {
     pub job_timeout: Duration,
     /// A new peer must say `HELLO` within this long.
     pub hello_timeout: Duration,
-    /// Hand out no job before this many workers said hello (the demo waits for all of its workers,
-    /// so that the first jobs visibly run in parallel).
+    /// Hand out the first job only once this many workers are connected (the demo waits for all of
+    /// its workers, so that the first jobs visibly run in parallel). A start gate: once the jobs
+    /// flow, a worker leaving does not stop them.
     pub min_workers: usize,
+    /// A job given out this many times without an accepted answer is reported failed.
+    pub max_attempts: u32,
+    /// Connections served at once; a newcomer past it is told `ERROR busy` and closed.
+    pub max_peers: usize,
+    /// Jobs whose answers are recounted here whoever gives them ([`pick_sample`]); a worker's first
+    /// answer is recounted anyway.
+    pub sample: BTreeSet<u32>,
+}
+
+/// A seeded sample of about `percent`% of the jobs: the same seed checks the same jobs.
+pub fn pick_sample(jobs: &[Job], percent: u32, seed: u64) -> BTreeSet<u32> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let share = f64::from(percent.min(100)) / 100.0;
+    jobs.iter()
+        .filter(|_| rng.random_bool(share))
+        .map(|j| j.id)
+        .collect()
 }
 
 /// The answer to one job and who gave it.
@@ -41,6 +69,8 @@ pub struct Config {
 pub struct Outcome {
     pub primes: u64,
     pub worker: String,
+    /// Recounted here and found right (an unchecked answer from a worker later caught lying is redone).
+    pub checked: bool,
 }
 
 /// What a run did: read by the summary, and by the tests.
@@ -48,20 +78,29 @@ pub struct Outcome {
 pub struct Report {
     pub total: usize,
     pub done: BTreeMap<u32, Outcome>,
+    /// Jobs given up after `max_attempts` tries, with the last reason.
+    pub failed: BTreeMap<u32, String>,
+    pub max_attempts: u32,
     /// How many times a job went back to the queue.
     pub requeued: usize,
     /// Peers dropped, with the one-line reason that was logged.
     pub dropped: Vec<(String, String)>,
+    /// Newcomers told `ERROR busy` because `max_peers` connections were open.
+    pub turned_away: usize,
     /// Every name that completed the hello.
     pub workers: BTreeSet<String>,
+    /// Results recounted here, and how many of them were wrong (and whose).
+    pub checked: usize,
+    pub wrong: usize,
+    pub liars: BTreeSet<String>,
     /// From the first dispatch to the last result.
     pub busy: Duration,
 }
 
 impl Report {
-    /// Jobs neither done nor in the queue: the number upstream gets wrong when a worker dies.
+    /// Jobs neither done nor failed: the number upstream gets wrong when a worker dies.
     pub fn lost(&self) -> usize {
-        self.total - self.done.len()
+        self.total - self.done.len() - self.failed.len()
     }
 
     pub fn primes(&self) -> u64 {
@@ -71,18 +110,33 @@ impl Report {
     pub fn jobs_by(&self, worker: &str) -> usize {
         self.done.values().filter(|o| o.worker == worker).count()
     }
+
+    /// Jobs per second from the first dispatch to the last result.
+    pub fn jobs_per_second(&self) -> f64 {
+        self.done.len() as f64 / self.busy.as_secs_f64().max(1e-9)
+    }
 }
 
-/// The shared state. Every job is in exactly one place: `pending`, `in_flight` or `report.done`.
+/// The shared state. Every job is in exactly one place: `pending`, `in_flight`, `report.done` or
+/// `report.failed`.
 #[derive(Debug)]
 struct Board {
     pending: VecDeque<Job>,
     in_flight: BTreeMap<u32, String>,
     report: Report,
-    hellos: usize,
+    /// Workers connected now (not every `HELLO` ever heard: a worker that left is not here).
+    connected: usize,
     min_workers: usize,
+    /// Dispatches of each job so far.
+    attempts: BTreeMap<u32, u32>,
+    /// Jobs whose answers are recounted whoever gives them (seeded, picked at the start).
+    sample: BTreeSet<u32>,
+    /// Workers whose first result was recounted already.
+    vouched: BTreeSet<String>,
+    /// Every job by id, to put a done job back in the queue.
+    all_jobs: BTreeMap<u32, Job>,
     first_dispatch: Option<Instant>,
-    /// Set with the last result: every connection then says `STOP`.
+    /// Set with the last settled job: every connection then says `STOP`.
     finished: bool,
     /// Connection threads still running (the async twin's `TaskTracker`).
     connections: usize,
@@ -99,20 +153,67 @@ enum Take {
 
 impl Board {
     fn take(&mut self, worker: &str) -> Take {
-        if self.report.done.len() == self.report.total {
+        if self.is_finished() {
             return Take::AllDone;
         }
-        if self.hellos < self.min_workers {
+        if self.first_dispatch.is_none() && self.connected < self.min_workers {
             return Take::Wait;
         }
         match self.pending.pop_front() {
             Some(job) => {
                 self.in_flight.insert(job.id, worker.to_string());
+                *self.attempts.entry(job.id).or_default() += 1;
                 self.first_dispatch.get_or_insert_with(Instant::now);
                 Take::Job(job)
             }
             None => Take::Wait,
         }
+    }
+
+    fn is_finished(&self) -> bool {
+        self.report.done.len() + self.report.failed.len() == self.report.total
+    }
+
+    /// Does this answer get recounted? A worker's first one always (so a worker that always lies
+    /// is caught at once), then the seeded sample.
+    fn must_check(&self, job: Job, worker: &str) -> bool {
+        !self.vouched.contains(worker) || self.sample.contains(&job.id)
+    }
+
+    /// Takes back `job` after a failed attempt: to the queue, or to `failed` once it has had
+    /// `max_attempts` tries. Returns true if it failed for good.
+    fn take_back(&mut self, job: Job, reason: &str) -> bool {
+        self.in_flight.remove(&job.id);
+        if self.attempts.get(&job.id).copied().unwrap_or(0) >= self.report.max_attempts {
+            self.report.failed.insert(job.id, reason.to_string());
+            return true;
+        }
+        // To the front: it has waited longest.
+        self.pending.push_front(job);
+        self.report.requeued += 1;
+        false
+    }
+
+    /// A liar's answers that were never recounted cannot be trusted: back to the queue.
+    fn redo_unchecked(&mut self, liar: &str) -> Vec<u32> {
+        let redo: Vec<u32> = self
+            .report
+            .done
+            .iter()
+            .filter(|(_, o)| o.worker == liar && !o.checked)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in &redo {
+            if let Some(job) = self.report.done.remove(id).and(self.job(*id)) {
+                self.pending.push_back(job);
+                self.report.requeued += 1;
+            }
+        }
+        redo
+    }
+
+    fn job(&self, id: u32) -> Option<Job> {
+        self.all_jobs.get(&id).copied()
     }
 }
 
@@ -123,6 +224,7 @@ pub struct Coordinator {
     shared: Arc<Shared>,
     job_timeout: Duration,
     hello_timeout: Duration,
+    max_peers: usize,
 }
 
 struct Shared {
@@ -132,19 +234,34 @@ struct Shared {
     changed: Condvar,
 }
 
+/// A worker counted in `connected` for as long as this lives: dropped on every way out of a session
+/// (return, error, panic), so the count cannot drift.
+struct Present<'a>(&'a Coordinator);
+
+impl Drop for Present<'_> {
+    fn drop(&mut self) {
+        self.0.board().connected -= 1;
+    }
+}
+
 impl Coordinator {
     pub fn new(config: Config) -> Self {
         let report = Report {
             total: config.jobs.len(),
+            max_attempts: config.max_attempts.max(1),
             ..Report::default()
         };
         let board = Board {
             finished: config.jobs.is_empty(),
+            all_jobs: config.jobs.iter().map(|j| (j.id, *j)).collect(),
             pending: config.jobs.into(),
             in_flight: BTreeMap::new(),
             report,
-            hellos: 0,
+            connected: 0,
             min_workers: config.min_workers,
+            attempts: BTreeMap::new(),
+            sample: config.sample,
+            vouched: BTreeSet::new(),
             first_dispatch: None,
             connections: 0,
         };
@@ -155,6 +272,7 @@ impl Coordinator {
             }),
             job_timeout: config.job_timeout,
             hello_timeout: config.hello_timeout,
+            max_peers: config.max_peers.max(1),
         }
     }
 
@@ -172,9 +290,9 @@ impl Coordinator {
         self.board().report.clone()
     }
 
-    /// Accepts workers on `listener` until every job is done, tells each connected worker `STOP`,
-    /// and returns the report. Taking the listener (not an address) lets the caller bind port 0
-    /// and learn the real port first, as the demo and the tests do.
+    /// Accepts workers on `listener` until every job is settled, tells each connected worker
+    /// `STOP`, and returns the report. Taking the listener (not an address) lets the caller bind
+    /// port 0 and learn the real port first, as the demo and the tests do.
     pub fn run(&self, listener: TcpListener) -> Report {
         let wake_addr = listener.local_addr().ok().map(loopback);
         let me = self.clone();
@@ -220,11 +338,21 @@ impl Coordinator {
             }
             match accepted {
                 Ok(stream) => {
-                    count += 1;
                     let peer = stream
                         .peer_addr()
                         .map_or_else(|_| "unknown peer".into(), |a| a.to_string());
-                    self.board().connections += 1;
+                    // One thread per connection: without this bound, a flood of strangers is a
+                    // flood of threads (issue 11: 200 strangers, 128 threads).
+                    {
+                        let mut board = self.board();
+                        if board.connections >= self.max_peers {
+                            drop(board);
+                            self.turn_away(stream, &peer);
+                            continue;
+                        }
+                        board.connections += 1;
+                    }
+                    count += 1;
                     let me = self.clone();
                     let spawned =
                         thread::Builder::new()
@@ -246,6 +374,23 @@ impl Coordinator {
                     thread::sleep(Duration::from_millis(50));
                 }
             }
+        }
+    }
+
+    /// One line to a newcomer past `max_peers`, then close. Non-blocking: a fresh socket's send
+    /// buffer is empty, and a peer we refuse must not hold up the accept loop.
+    fn turn_away(&self, mut stream: TcpStream, peer: &str) {
+        if stream.set_nonblocking(true).is_ok() {
+            let _ = stream.write_all(b"ERROR busy\n");
+        }
+        let mut board = self.board();
+        board.report.turned_away += 1;
+        // One warning per burst, not one per stranger of a flood.
+        if board.report.turned_away.is_power_of_two() {
+            warn!(
+                "turned away {peer}: busy ({} peers, --max-peers; {} turned away so far)",
+                self.max_peers, board.report.turned_away
+            );
         }
     }
 
@@ -288,11 +433,12 @@ impl Coordinator {
             },
         )?;
         info!("{name} joined from {peer}");
-        {
+        let _present = {
             let mut board = self.board();
-            board.hellos += 1;
+            board.connected += 1;
             board.report.workers.insert(name.clone());
-        }
+            Present(self)
+        };
         self.shared.changed.notify_all();
 
         // 2. The pull loop: READY -> JOB -> RESULT, until STOP.
@@ -308,10 +454,14 @@ impl Coordinator {
                 Ok(None) => return Ok(()),
                 Err(reason) => return Err(format!("{name}: {reason}")),
             }
-            let Some(job) = self.take_job(&name) else {
-                send(lines, Message::Stop)?;
-                info!("{name}: sent STOP");
-                return Ok(());
+            let job = match self.take_job(lines, &name) {
+                Ok(Some(job)) => job,
+                Ok(None) => {
+                    send(lines, Message::Stop)?;
+                    info!("{name}: sent STOP");
+                    return Ok(());
+                }
+                Err(reason) => return Err(format!("{name}: {reason}")),
             };
             info!(
                 "dispatch job {} [{}, {}) -> {name}",
@@ -322,27 +472,38 @@ impl Coordinator {
                 Ok(()) => self.answer(lines, job),
                 Err(reason) => Err(reason),
             };
-            match answer {
-                Ok(primes) => self.complete(job, primes, &name),
-                Err(reason) => {
-                    self.requeue(job, &name, &reason);
-                    return Err(format!("{name}: {reason}"));
-                }
+            let accepted = match answer {
+                Ok(primes) => self.check_and_complete(lines, job, primes, &name),
+                Err(reason) => Err(reason),
+            };
+            if let Err(reason) = accepted {
+                self.take_back(job, &name, &reason);
+                return Err(format!("{name}: {reason}"));
             }
         }
     }
 
-    /// Waits for the `RESULT` of `job`, at most the job timeout.
+    /// Waits for the `RESULT` of `job`, at most the job timeout, saying `BEAT` meanwhile so that the
+    /// worker knows we are still here: the read waits one heartbeat at a time.
     fn answer(&self, lines: &mut Lines, job: Job) -> Result<u64, String> {
-        let next = match lines.next_line(Some(self.job_timeout)) {
-            Err(LineError::TimedOut) => {
-                return Err(format!(
-                    "no answer to job {} within {} ms",
-                    job.id,
-                    self.job_timeout.as_millis()
-                ));
+        let deadline = Instant::now() + self.job_timeout;
+        let mut beat = Instant::now() + HEARTBEAT;
+        let next = loop {
+            let until = beat.min(deadline);
+            match lines.next_line(Some(until.saturating_duration_since(Instant::now()))) {
+                Err(LineError::TimedOut) if Instant::now() >= deadline => {
+                    return Err(format!(
+                        "no answer to job {} within {} ms",
+                        job.id,
+                        self.job_timeout.as_millis()
+                    ));
+                }
+                Err(LineError::TimedOut) => {
+                    send(lines, Message::Beat)?;
+                    beat += HEARTBEAT;
+                }
+                next => break next,
             }
-            next => next,
         };
         match decode(next)? {
             Some(Message::Result { id, primes }) if id == job.id => Ok(primes),
@@ -366,57 +527,152 @@ impl Coordinator {
         }
     }
 
-    /// A free worker's wait for work: a job, or `None` once every job is done.
-    fn take_job(&self, worker: &str) -> Option<Job> {
+    /// A free worker's wait for work: a job, or `None` once every job is settled. Every
+    /// [`HEARTBEAT`] it wakes to say `BEAT`, and looks at the socket without waiting: a parked
+    /// worker has nothing to say, so a line or the end of the stream means it broke the protocol
+    /// or left (and must not be counted).
+    fn take_job(&self, lines: &mut Lines, worker: &str) -> Result<Option<Job>, String> {
+        let mut beat = Instant::now() + HEARTBEAT;
         let mut board = self.board();
         loop {
             match board.take(worker) {
-                Take::Job(job) => return Some(job),
-                Take::AllDone => return None,
-                // `wait` releases the lock while asleep and takes it back on waking; the loop
-                // looks again, because a wake-up (or a spurious one) promises nothing.
-                Take::Wait => {
-                    board = self
-                        .shared
-                        .changed
-                        .wait(board)
-                        .expect("no code panics while holding the board");
+                Take::Job(job) => return Ok(Some(job)),
+                Take::AllDone => return Ok(None),
+                Take::Wait => {}
+            }
+            // `wait_timeout` releases the lock while asleep and takes it back on waking; the loop
+            // looks again, because a wake-up (or a spurious one) promises nothing. The beat has
+            // its own deadline: wake-ups for other workers must not postpone it.
+            let left = beat.saturating_duration_since(Instant::now());
+            board = self
+                .shared
+                .changed
+                .wait_timeout(board, left)
+                .expect("no code panics while holding the board")
+                .0;
+            if Instant::now() >= beat {
+                drop(board);
+                send(lines, Message::Beat)?;
+                match lines.next_line(Some(Duration::from_millis(1))) {
+                    Err(LineError::TimedOut) => {}
+                    Ok(None) => return Err("left while waiting for a job".into()),
+                    next => {
+                        return Err(match decode(next)? {
+                            Some(other) => format!(
+                                "expected nothing while waiting for a job, got {}",
+                                quote(&other.to_string())
+                            ),
+                            None => "left while waiting for a job".into(),
+                        });
+                    }
                 }
+                beat = Instant::now() + HEARTBEAT;
+                board = self.board();
             }
         }
     }
 
-    fn complete(&self, job: Job, primes: u64, worker: &str) {
+    /// Accepts an answer, after recounting it here if it is one to check. A wrong answer names
+    /// the liar and comes back as an error, so that the caller drops the worker and redoes the job
+    /// elsewhere.
+    fn check_and_complete(
+        &self,
+        lines: &mut Lines,
+        job: Job,
+        primes: u64,
+        worker: &str,
+    ) -> Result<(), String> {
+        let check = self.board().must_check(job, worker);
+        if check {
+            // The recount on a scoped thread, while this one says BEAT to the worker, which waits
+            // for its next job meanwhile (a recount can take longer than its patience).
+            let truth = thread::scope(|scope| {
+                let (done, recounted) = mpsc::channel();
+                scope.spawn(move || {
+                    let _ = done.send(count_primes(job.start, job.end));
+                });
+                loop {
+                    match recounted.recv_timeout(HEARTBEAT) {
+                        Ok(truth) => return Ok(truth),
+                        Err(mpsc::RecvTimeoutError::Timeout) => send(lines, Message::Beat)?,
+                        Err(mpsc::RecvTimeoutError::Disconnected) => {
+                            return Err(format!("the recount of job {} panicked", job.id));
+                        }
+                    }
+                }
+            })?;
+            let mut board = self.board();
+            board.report.checked += 1;
+            board.vouched.insert(worker.to_string());
+            if truth != primes {
+                board.report.wrong += 1;
+                board.report.liars.insert(worker.to_string());
+                let redo = board.redo_unchecked(worker);
+                drop(board);
+                warn!(
+                    "{worker} LIED about job {}: said {primes} primes, the recount here found {truth}; \
+                     redoing it and its {} unchecked answers ({redo:?}) elsewhere",
+                    job.id,
+                    redo.len()
+                );
+                self.shared.changed.notify_all();
+                return Err(format!(
+                    "wrong answer to job {}: said {primes} primes, a recount found {truth}",
+                    job.id
+                ));
+            }
+        }
+        self.complete(job, primes, worker, check);
+        Ok(())
+    }
+
+    fn complete(&self, job: Job, primes: u64, worker: &str, checked: bool) {
         let mut board = self.board();
         board.in_flight.remove(&job.id);
         let outcome = Outcome {
             primes,
             worker: worker.to_string(),
+            checked,
         };
-        info!("result job {} from {worker}: {primes} primes", job.id);
+        let mark = if checked { " (recounted: right)" } else { "" };
+        info!("result job {} from {worker}: {primes} primes{mark}", job.id);
         board.report.done.insert(job.id, outcome);
-        if board.report.done.len() == board.report.total {
-            info!(
-                "all {} jobs done: telling the workers to stop",
-                board.report.total
-            );
-            if let Some(first) = board.first_dispatch {
-                board.report.busy = first.elapsed();
-            }
-            board.finished = true;
-            drop(board);
-            self.shared.changed.notify_all();
-        }
+        self.settle_if_finished(board);
     }
 
-    fn requeue(&self, job: Job, worker: &str, reason: &str) {
+    /// Takes back the job of a worker that failed it: requeued, or failed for good.
+    fn take_back(&self, job: Job, worker: &str, reason: &str) {
         let mut board = self.board();
-        board.in_flight.remove(&job.id);
-        // To the front: it has waited longest.
-        board.pending.push_front(job);
-        board.report.requeued += 1;
+        let failed = board.take_back(job, &format!("{worker}: {reason}"));
+        let attempts = board.report.max_attempts;
+        if failed {
+            warn!(
+                "job {} FAILED after {attempts} attempts (last: {worker}: {reason})",
+                job.id
+            );
+            self.settle_if_finished(board);
+        } else {
+            drop(board);
+            warn!("requeue job {} ({worker}: {reason})", job.id);
+        }
+        self.shared.changed.notify_all();
+    }
+
+    fn settle_if_finished(&self, mut board: MutexGuard<'_, Board>) {
+        if !board.is_finished() {
+            return;
+        }
+        info!(
+            "all {} jobs settled ({} done, {} failed): telling the workers to stop",
+            board.report.total,
+            board.report.done.len(),
+            board.report.failed.len()
+        );
+        if let Some(first) = board.first_dispatch {
+            board.report.busy = first.elapsed();
+        }
+        board.finished = true;
         drop(board);
-        warn!("requeue job {} ({worker}: {reason})", job.id);
         self.shared.changed.notify_all();
     }
 }

@@ -1,17 +1,19 @@
 //! The worker: connects (retrying a bounded number of times), says hello, then asks for jobs until
-//! it is told to stop. The counting runs right here, on the thread that owns the socket: blocking
-//! this thread is fine, it has nothing else to do (the async twin hands it to `spawn_blocking`
-//! because there the thread is shared by every task).
+//! it is told to stop. It must hear the coordinator's `BEAT`s while it counts, so it uses three
+//! threads: a reader thread turns lines into events on a channel, a counting thread sends its
+//! answer on the same channel, and this thread waits on the channel with `recv_timeout` (the
+//! async twin's `select!` over `spawn_blocking` and the socket).
 
 use std::net::{TcpStream, ToSocketAddrs};
-use std::thread::sleep;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::thread::{self, sleep};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use tracing::{info, warn};
 
-use crate::lines::{LineError, Lines};
-use crate::protocol::{Message, PROTOCOL, count_primes, quote};
+use crate::lines::{LineError, Lines, Sender};
+use crate::protocol::{HEARTBEAT, MISSED_BEATS, Message, PROTOCOL, count_primes, quote};
 
 /// How long one connection attempt may take (an unreachable host can otherwise hang for minutes).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -30,6 +32,21 @@ pub struct Config {
     pub attempts: u32,
     /// Exit abruptly in the middle of the n-th job (the demo's `--crash-worker`).
     pub crash_on_job: Option<u32>,
+    /// Never answer the job with this id, like a worker stuck on a poison job.
+    pub hang_on_job: Option<u32>,
+    /// Answer every job with a wrong count (to see the coordinator's checks catch it).
+    pub lie: bool,
+}
+
+/// How long a worker waits for any line from the coordinator before it gives up.
+pub const SILENCE: Duration = HEARTBEAT.saturating_mul(MISSED_BEATS);
+
+/// What the worker's main thread waits for.
+enum Event {
+    /// A line from the coordinator (or why none can come).
+    Heard(Result<Option<String>, LineError>),
+    /// The counting thread's answer.
+    Counted(u64),
 }
 
 /// Connects to the coordinator and works until `STOP`. Returns how many jobs it did.
@@ -107,12 +124,49 @@ pub fn work(stream: TcpStream, config: &Config) -> anyhow::Result<u32> {
     }
     info!("connected to {} as {}", config.connect, config.name);
 
+    // From here on, one thread reads and this one writes.
+    let mut sender = lines.sender().context("setting up the socket")?;
+    let _hang_up = HangUp(lines.sender().context("setting up the socket")?);
+    let (events, inbox) = mpsc::channel();
+    let reader_events = events.clone();
+    thread::Builder::new()
+        .name("reader".into())
+        .spawn(move || {
+            loop {
+                let heard = lines.next_line(None);
+                let last = !matches!(heard, Ok(Some(_)));
+                if reader_events.send(Event::Heard(heard)).is_err() || last {
+                    return;
+                }
+            }
+        })
+        .context("starting the reader thread")?;
+    // One counting thread for the whole session, fed through a channel: a thread per job would
+    // cost a spawn per job, which is most of a one-number job's time.
+    let (to_count, jobs) = mpsc::channel::<(u64, u64)>();
+    let counted = events; // the last sender: with both threads gone, `recv` says so
+    thread::Builder::new()
+        .name("count".into())
+        .spawn(move || {
+            for (start, end) in jobs {
+                if counted
+                    .send(Event::Counted(count_primes(start, end)))
+                    .is_err()
+                {
+                    return;
+                }
+            }
+        })
+        .context("starting the counting thread")?;
+    sender
+        .send_all(&[Message::Ready])
+        .context("sending READY")?;
+
     let mut jobs_done = 0;
     loop {
-        lines.send(&Message::Ready).context("sending READY")?;
-        // No timeout here: the coordinator may rightly keep a free worker waiting while others
-        // finish the last jobs. If it dies, the OS closes the socket and the read returns.
-        let job = match receive(lines.next_line(None))? {
+        // Parked: the coordinator may rightly keep a free worker waiting while others finish the
+        // last jobs, but it says BEAT meanwhile; silence means it is gone (see `hear`).
+        let job = match hear(&inbox)? {
             Message::Job(job) => job,
             Message::Stop => {
                 info!("STOP received after {jobs_done} jobs: exiting");
@@ -129,16 +183,89 @@ pub fn work(stream: TcpStream, config: &Config) -> anyhow::Result<u32> {
             crash_mid_job(job.id, job.start, job.end);
         }
         let started = Instant::now();
-        let primes = count_primes(job.start, job.end);
+        if config.hang_on_job == Some(job.id) {
+            warn!(
+                "job {}: hanging on purpose (--hang-on-job), saying nothing",
+                job.id
+            );
+        } else {
+            to_count
+                .send((job.start, job.end))
+                .context("the counting thread is gone")?;
+        }
+        // Count, and keep listening meanwhile: the coordinator's beats say it still waits for
+        // this answer, and its silence means it is gone (no point counting for nobody).
+        let primes = loop {
+            match inbox.recv_timeout(SILENCE) {
+                Ok(Event::Counted(primes)) => break primes,
+                Ok(Event::Heard(heard)) => match receive(heard)? {
+                    Message::Beat => {}
+                    Message::Error(reason) => bail!("the coordinator dropped us: {reason}"),
+                    other => bail!(
+                        "unexpected message while counting job {}: {}",
+                        job.id,
+                        quote(&other.to_string())
+                    ),
+                },
+                Err(RecvTimeoutError::Timeout) => bail!("{}", silent()),
+                Err(RecvTimeoutError::Disconnected) => bail!("the reader thread is gone"),
+            }
+        };
         info!(
             "job {}: {primes} primes ({} ms)",
             job.id,
             started.elapsed().as_millis()
         );
-        let result = Message::Result { id: job.id, primes };
-        lines.send(&result).context("sending RESULT")?;
+        let primes = if config.lie {
+            warn!("job {}: answering {} instead (--lie)", job.id, primes + 1);
+            primes + 1
+        } else {
+            primes
+        };
+        // RESULT and READY in one write: sent as two writes, the second small segment would wait
+        // under Nagle's algorithm for the ACK of the first, which the coordinator delays (it has
+        // nothing to send back yet). `set_nodelay` lifts that on our side; one write is also one
+        // syscall and one packet instead of two.
+        sender
+            .send_all(&[Message::Result { id: job.id, primes }, Message::Ready])
+            .context("sending RESULT and READY")?;
         jobs_done += 1;
     }
+}
+
+/// Closes the connection when the session ends, however it ends: that wakes the reader thread,
+/// blocked in `read`, so that it returns too.
+struct HangUp(Sender);
+
+impl Drop for HangUp {
+    fn drop(&mut self) {
+        self.0.shutdown();
+    }
+}
+
+/// The next message that is not a `BEAT`. A coordinator that says nothing for [`MISSED_BEATS`]
+/// heartbeats is presumed gone (its host hung, or the link broke without a reset, so the OS will
+/// never tell us): better one clear line and exit 1 than a worker parked for ever.
+fn hear(inbox: &Receiver<Event>) -> anyhow::Result<Message> {
+    loop {
+        match inbox.recv_timeout(SILENCE) {
+            Ok(Event::Heard(heard)) => match receive(heard)? {
+                Message::Beat => {}
+                message => return Ok(message),
+            },
+            // Only while counting; not here.
+            Ok(Event::Counted(_)) => {}
+            Err(RecvTimeoutError::Timeout) => bail!("{}", silent()),
+            Err(RecvTimeoutError::Disconnected) => bail!("the reader thread is gone"),
+        }
+    }
+}
+
+fn silent() -> String {
+    format!(
+        "the coordinator went silent: no heartbeat for {} ms ({MISSED_BEATS} beats missed); giving up",
+        SILENCE.as_millis()
+    )
 }
 
 /// Does half the job, then leaves the way a killed process does: no `RESULT`, no goodbye, no
