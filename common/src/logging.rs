@@ -156,7 +156,11 @@ fn write_stdout_bytes(bytes: &[u8]) {
         // The lock is released here, before any exit below.
     };
     if let Err(error) = result {
-        std::process::exit(exit_status_for(&error));
+        let status = exit_status_for(&error);
+        // `exit` runs no destructor, so a demo's `ChildGuard`s would not kill their workers, which
+        // would go on alone and complain on stderr: take them along first.
+        crate::children::kill_all();
+        std::process::exit(status);
     }
 }
 

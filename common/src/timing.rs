@@ -97,6 +97,31 @@ impl fmt::Display for Comparison {
     }
 }
 
+/// CPU time (user + system) used so far by one thread of this process, from
+/// `/proc/self/task/<tid>/stat` (fields 14 and 15, in clock ticks of 10 ms: Linux exposes
+/// `USER_HZ` = 100). std has no call for it, and this needs no `unsafe` and no crate. One thread and
+/// not the whole process, so that other threads (sibling tests, a backtrace being printed) do not
+/// count. `None` where there is no `/proc` (not Linux) or the thread has ended.
+///
+/// 04's threads test proves with it that a paused worker sleeps; 17 that a spinning waiter burns a
+/// core where a `Condvar` waiter uses none.
+pub fn thread_cpu_time(tid: &str) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")).ok()?;
+    // The second field is the program name in parentheses and may hold spaces: skip past it.
+    let (_, after_name) = stat.rsplit_once(')')?;
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    // `fields[0]` is field 3 (the state), so field 14 (utime) is `fields[11]`, 15 is `fields[12]`.
+    let ticks = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(Duration::from_millis(ticks * 10))
+}
+
+/// The id of the calling thread as `/proc` names it (`/proc/thread-self` -> `<pid>/task/<tid>`),
+/// for [`thread_cpu_time`]. `None` where there is no `/proc`.
+pub fn current_tid() -> Option<String> {
+    let link = std::fs::read_link("/proc/thread-self").ok()?;
+    Some(link.file_name()?.to_string_lossy().into_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

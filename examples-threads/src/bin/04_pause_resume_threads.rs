@@ -639,31 +639,17 @@ mod tests {
         assert!(matches!(report.outcome, Outcome::Quit { .. }), "{report:?}");
     }
 
-    /// CPU time (user + system) used so far by one thread of this process, from
-    /// `/proc/self/task/<tid>/stat`: std has no call for it, and this needs no `unsafe` and no
-    /// crate. Fields 14 and 15 count clock ticks, which Linux exposes at 100 per second (`USER_HZ`).
-    ///
-    /// One thread and not the whole process: the other tests of this binary run at the same time,
-    /// and a failing one prints a backtrace, which costs CPU that is not the worker's.
+    /// CPU time of one thread (`common::timing::thread_cpu_time`): one thread and not the whole
+    /// process, since the other tests of this binary run at the same time, and a failing one prints
+    /// a backtrace, which costs CPU that is not the worker's.
     #[cfg(target_os = "linux")]
     fn thread_cpu_time(tid: &str) -> Duration {
-        let path = format!("/proc/self/task/{tid}/stat");
-        let stat = std::fs::read_to_string(&path).expect("/proc is mounted on Linux");
-        // The second field is the program name in parentheses and may hold spaces: skip past it.
-        let (_, after_name) = stat.rsplit_once(')').expect("a ')' closes the name");
-        let fields: Vec<&str> = after_name.split_whitespace().collect();
-        // `fields[0]` is field 3 (the state), so field 14 (utime) is `fields[11]`, 15 is `fields[12]`.
-        let ticks: u64 =
-            fields[11].parse::<u64>().expect("utime") + fields[12].parse::<u64>().expect("stime");
-        Duration::from_millis(ticks * 10)
+        common::timing::thread_cpu_time(tid).expect("/proc is mounted on Linux")
     }
 
-    /// The id of the calling thread, as `/proc` names it (`/proc/thread-self` -> `<pid>/task/<tid>`).
     #[cfg(target_os = "linux")]
     fn current_tid() -> String {
-        let link = std::fs::read_link("/proc/thread-self").expect("/proc is mounted on Linux");
-        let tid = link.file_name().expect("<pid>/task/<tid>");
-        tid.to_string_lossy().into_owned()
+        common::timing::current_tid().expect("/proc is mounted on Linux")
     }
 
     #[cfg(target_os = "linux")]

@@ -459,10 +459,10 @@ fn condvar_wait() -> WaitReport {
 
 /// Runs `wait` on the calling thread; returns how long it took and the CPU time it used.
 fn measure_own_cpu(wait: impl FnOnce()) -> WaitReport {
-    let tid = current_tid();
-    let cpu_before = tid.as_deref().and_then(thread_cpu_time);
+    let tid = common::timing::current_tid();
+    let cpu_before = tid.as_deref().and_then(common::timing::thread_cpu_time);
     let (_, waited) = time(wait);
-    let cpu_after = tid.as_deref().and_then(thread_cpu_time);
+    let cpu_after = tid.as_deref().and_then(common::timing::thread_cpu_time);
     WaitReport {
         waited,
         cpu: cpu_before
@@ -687,25 +687,6 @@ fn resident_kib() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
     line.split_whitespace().nth(1)?.parse().ok()
-}
-
-/// CPU time (user + system) used so far by one thread of this process, read as 04's test reads it:
-/// `/proc/self/task/<tid>/stat`, fields 14 and 15, in clock ticks of 10 ms (`USER_HZ` = 100). std
-/// has no call for it, and this needs no `unsafe` and no crate. `None` where there is no `/proc`.
-fn thread_cpu_time(tid: &str) -> Option<Duration> {
-    let stat = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")).ok()?;
-    // The second field is the program name in parentheses and may hold spaces: skip past it.
-    let (_, after_name) = stat.rsplit_once(')')?;
-    let fields: Vec<&str> = after_name.split_whitespace().collect();
-    // `fields[0]` is field 3 (the state), so field 14 (utime) is `fields[11]`, 15 is `fields[12]`.
-    let ticks = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
-    Some(Duration::from_millis(ticks * 10))
-}
-
-/// The id of the calling thread, as `/proc` names it (`/proc/thread-self` -> `<pid>/task/<tid>`).
-fn current_tid() -> Option<String> {
-    let link = std::fs::read_link("/proc/thread-self").ok()?;
-    Some(link.file_name()?.to_string_lossy().into_owned())
 }
 
 #[cfg(test)]

@@ -226,7 +226,7 @@ fn parse_name(name: &str) -> Result<String, String> {
 }
 
 fn main() -> anyhow::Result<ExitCode> {
-    let cli = Cli::parse();
+    let cli: Cli = common::parse_args();
     init_logging();
     match cli.role {
         Some(Role::Coordinator {
@@ -409,7 +409,7 @@ fn demo(demo: Demo) -> anyhow::Result<()> {
     print_summary(&report, &demo.work, demo.jobs, Some(local_primes));
     let cores = thread::available_parallelism().map_or(1, |n| n.get());
     let speed = SpeedUp::new(&report, demo.workers, cores, local_time);
-    println!(
+    common::out!(
         "  {} ({} workers, {cores} cores{}): {}",
         Comparison::new(
             "one process counting alone",
@@ -512,10 +512,10 @@ impl SpeedUp {
 /// The summary. `local_primes` is the demo's own count of everything (the coordinator role does
 /// not recount everything: it checks a sample as results arrive).
 fn print_summary(report: &Report, work: &Work, jobs: u32, local_primes: Option<u64>) {
-    println!();
-    println!("Summary");
+    common::out!();
+    common::out!("Summary");
     if report.failed.is_empty() {
-        println!(
+        common::out!(
             "  {}/{} jobs done, {} requeued, {} lost",
             report.done.len(),
             report.total,
@@ -523,7 +523,7 @@ fn print_summary(report: &Report, work: &Work, jobs: u32, local_primes: Option<u
             report.lost()
         );
     } else {
-        println!(
+        common::out!(
             "  {}/{} jobs done, {} failed after {} attempts, {} lost ({} requeued)",
             report.done.len(),
             report.total,
@@ -533,7 +533,7 @@ fn print_summary(report: &Report, work: &Work, jobs: u32, local_primes: Option<u
             report.requeued
         );
         for (id, reason) in &report.failed {
-            println!("  failed job {id}: {reason}");
+            common::out!("  failed job {id}: {reason}");
         }
     }
     let wrong = if report.wrong == 0 {
@@ -546,9 +546,11 @@ fn print_summary(report: &Report, work: &Work, jobs: u32, local_primes: Option<u
             liars.join(", ")
         )
     };
-    println!(
+    common::out!(
         "  checked {} results by recounting them here (each worker's first, then a {}% sample, seed {}): {wrong}",
-        report.checked, work.check_percent, work.seed
+        report.checked,
+        work.check_percent,
+        work.seed
     );
     let below = u64::from(jobs) * work.job_size;
     let workers_primes = report.primes();
@@ -559,16 +561,16 @@ fn print_summary(report: &Report, work: &Work, jobs: u32, local_primes: Option<u
             } else {
                 "WRONG"
             };
-            println!(
+            common::out!(
                 "  primes below {below}: {workers_primes} from the workers, {local} counted here: {verdict}"
             );
         }
         None if report.done.len() == report.total => {
-            println!("  primes below {below}: {workers_primes} from the workers");
+            common::out!("  primes below {below}: {workers_primes} from the workers");
         }
-        None => println!("  primes in the jobs done: {workers_primes} (some jobs failed)"),
+        None => common::out!("  primes in the jobs done: {workers_primes} (some jobs failed)"),
     }
-    println!(
+    common::out!(
         "  throughput: {} jobs in {} from the first dispatch to the last result: {:.0} jobs/s",
         report.done.len(),
         fmt_duration(report.busy),
@@ -579,17 +581,18 @@ fn print_summary(report: &Report, work: &Work, jobs: u32, local_primes: Option<u
         .iter()
         .map(|w| format!("{w} {}", report.jobs_by(w)))
         .collect();
-    println!("  jobs per worker: {}", per_worker.join(", "));
+    common::out!("  jobs per worker: {}", per_worker.join(", "));
     if report.dropped.is_empty() {
-        println!("  dropped peers: none");
+        common::out!("  dropped peers: none");
     }
     for (peer, reason) in &report.dropped {
-        println!("  dropped {peer}: {reason}");
+        common::out!("  dropped {peer}: {reason}");
     }
     if report.turned_away > 0 {
-        println!(
+        common::out!(
             "  turned away: {} (busy: --max-peers {})",
-            report.turned_away, work.max_peers
+            report.turned_away,
+            work.max_peers
         );
     }
 }
