@@ -284,11 +284,12 @@ const REQUEST_ABORT: Duration = ms(150);
 const REQUEST_TIMEOUT: Duration = ms(50);
 const CONTROL_REQUEST_MS: u64 = 100;
 
-async fn demo_abort_a_request(server: &TestServer) -> RequestFigures {
+async fn demo_abort_a_request(server: &TestServer) -> anyhow::Result<RequestFigures> {
     info!(
         "--- 4. a request to the local server, cancelled after 150 ms, or under a 50 ms timeout ---"
     );
-    let client = reqwest::Client::new();
+    // `no_proxy`: a proxy from the environment (`HTTP_PROXY`) cannot reach our 127.0.0.1.
+    let client = reqwest::Client::builder().no_proxy().build()?;
     let slow = server.url(&format!("/delay/{SLOW_REQUEST_MS}"));
 
     let token = CancellationToken::new();
@@ -324,14 +325,14 @@ async fn demo_abort_a_request(server: &TestServer) -> RequestFigures {
         "GET {quick}: {control:?} after {}",
         fmt_duration(control_after)
     );
-    RequestFigures {
+    Ok(RequestFigures {
         cancelled,
         cancelled_after,
         timed_out,
         timed_out_after,
         control,
         control_after,
-    }
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -720,7 +721,7 @@ async fn main() -> anyhow::Result<()> {
     let timeout_run = demo_timeout().await;
     let child_run = demo_child_tokens().await;
     let server = TestServer::start()?;
-    let request_run = demo_abort_a_request(&server).await;
+    let request_run = demo_abort_a_request(&server).await?;
     server.shutdown();
     let group_run = demo_group().await;
     let not_cancelled = demo_timeout_is_not_cancellation().await;
@@ -882,7 +883,7 @@ mod tests {
     #[tokio::test]
     async fn a_request_is_dropped_at_the_cancel_not_at_the_answer() {
         let server = TestServer::start().expect("start the test server");
-        let r = demo_abort_a_request(&server).await;
+        let r = demo_abort_a_request(&server).await.expect("an HTTP client");
         assert_eq!(r.cancelled, Fetched::Stopped);
         assert!(r.cancelled_after >= REQUEST_ABORT, "{r:?}");
         assert!(r.cancelled_after < ms(1500), "{r:?}");

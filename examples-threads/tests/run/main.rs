@@ -7,6 +7,7 @@
 //! example cannot be forgotten; `cli` checks every binary's `--help`, bad flags and closed stdout.
 
 mod basic_01;
+mod cancellation_16;
 mod cli;
 mod control_04_05;
 mod distributed_14;
