@@ -844,9 +844,17 @@ mod tests {
     //! it runs on the real clock with bounds.
     use super::*;
 
+    /// A cancel that never arrives leaves a demo waiting forever; on the paused clock this deadline
+    /// then fires at once and the test fails instead of hanging.
+    async fn within_a_minute<F: std::future::Future>(demo: F) -> F::Output {
+        timeout(Duration::from_secs(60), demo)
+            .await
+            .expect("the demo ended (a hang here means a cancel was not seen)")
+    }
+
     #[tokio::test(start_paused = true)]
     async fn a_sleep_stops_exactly_when_the_token_is_cancelled() {
-        let r = demo_abort_a_sleep().await;
+        let r = within_a_minute(demo_abort_a_sleep()).await;
         assert_eq!((r.ended, r.after), (Ended::Cancelled, USER_ABORT));
         assert_eq!(
             (r.pre_cancelled, r.pre_cancelled_after),
@@ -869,7 +877,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_child_token_stops_with_its_parent_or_alone_and_never_stops_the_parent() {
-        let r = demo_child_tokens().await;
+        let r = within_a_minute(demo_child_tokens()).await;
         assert_eq!((r.by_user, r.by_user_after), (Ended::Cancelled, USER_ABORT));
         assert_eq!(
             (r.by_own_timer, r.by_own_timer_after),
@@ -895,7 +903,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_group_stops_together_and_every_guard_is_dropped() {
-        let r = demo_group().await;
+        let r = within_a_minute(demo_group()).await;
         assert_eq!(r.by_token_stopped, WORKERS);
         assert_eq!(r.by_token_after, GROUP_STOP);
         assert_eq!(r.aborted, WORKERS);
@@ -915,7 +923,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_timeout_stops_the_wait_not_the_spawned_task() {
-        let r = demo_timeout_is_not_cancellation().await;
+        let r = within_a_minute(demo_timeout_is_not_cancellation()).await;
         assert!(r.spawned_timed_out);
         assert!(!r.spawned_done_at_timeout);
         assert_eq!(r.spawned_done_after, Some(SLOW_WORK), "it ran to its end");
@@ -929,7 +937,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn read_line_in_a_select_loop_loses_the_lines_a_tick_splits() {
-        let r = read_lines_against_a_ticker(LineReader::NewFutureEachTurn)
+        let r = within_a_minute(read_lines_against_a_ticker(LineReader::NewFutureEachTurn))
             .await
             .expect("in-memory pipe");
         // Worked out by hand: line k arrives in pieces at 3 + 25k and 18 + 25k ms; ticks fall at
@@ -946,7 +954,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn the_kept_future_and_the_cancel_safe_api_lose_nothing() {
         for how in [LineReader::SameFutureKept, LineReader::CancelSafeLines] {
-            let r = read_lines_against_a_ticker(how)
+            let r = within_a_minute(read_lines_against_a_ticker(how))
                 .await
                 .expect("in-memory pipe");
             let all: Vec<String> = (0..LINES).map(expected_line).collect();
