@@ -482,9 +482,20 @@ mod tests {
     //! blocking call before it returns), upper bounds generous enough for a loaded 2-core machine.
     use super::*;
 
+    /// Runs `f` on its own thread and fails if it has not finished within 30 s: a worker that never
+    /// sees its cancel would otherwise hang the test run.
+    fn within_30_s<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+        let (tx, rx) = mpsc::channel();
+        thread::spawn(move || {
+            let _ = tx.send(f());
+        });
+        rx.recv_timeout(Duration::from_secs(30))
+            .expect("finished in time (a hang here means a cancel was not seen)")
+    }
+
     #[test]
     fn a_channel_wait_stops_when_the_cancel_arrives_not_at_its_end() {
-        let r = demo_abort_a_sleep().expect("threads start");
+        let r = within_30_s(demo_abort_a_sleep).expect("threads start");
         assert_eq!(r.ended, Ended::Cancelled);
         assert!(r.after >= USER_ABORT, "{r:?}");
         assert!(r.after < ms(1500), "slept on: {r:?}");
@@ -520,7 +531,7 @@ mod tests {
 
     #[test]
     fn a_group_stops_at_its_next_look_and_every_guard_is_dropped() {
-        let r = demo_group(CHUNK, GROUP_STOP).expect("threads start");
+        let r = within_30_s(|| demo_group(CHUNK, GROUP_STOP)).expect("threads start");
         assert_eq!(
             (r.by_channel_stopped, r.by_flag_stopped),
             (WORKERS, WORKERS)
@@ -539,7 +550,7 @@ mod tests {
     #[test]
     fn a_waiting_worker_wakes_at_once_a_stepping_one_only_after_its_step() {
         let step = ms(1000);
-        let r = demo_group(step, ms(100)).expect("threads start");
+        let r = within_30_s(move || demo_group(step, ms(100))).expect("threads start");
         assert!(r.by_channel_stopped_at < step, "{r:?}");
         assert!(r.by_flag_stopped_at >= step, "{r:?}");
         assert_eq!(r.guards_dropped, 2 * WORKERS, "{r:?}");
