@@ -26,11 +26,14 @@
 //!    lines, each in two pieces 15 ms apart; the reader loops on `select!` between reading a line
 //!    and a 20 ms ticker. `read_line` is *not cancel safe*: when the tick wins, the future is dropped
 //!    with the half line it had read, and the rest arrives as a fragment. Counted: 7 of 10 lines
-//!    lost (on the paused clock; on the real one it varies with timing, which is what makes this
-//!    bug rare in tests and common in production). The fixes lose 0: keep **one read future across turns** (poll it by `&mut`, make a new
-//!    one only when it completes), or use a **cancel-safe API** (`Lines::next_line`, which keeps
-//!    partial data in the reader, not in the future). `biased;` makes the poll order fixed (data
-//!    first, then the tick) so the run is reproducible; it does not make a branch cancel safe.
+//!    lost on the exact schedule (the paused clock; on the real clock the count drifts with the
+//!    timers, which is why this bug is rare in tests and common in production). The fixes lose 0:
+//!    keep **one read future across turns** (poll it by `&mut`, make a new one only when it
+//!    completes), or use a **cancel-safe API** (`Lines::next_line`, which keeps a partial line in
+//!    the reader, not in the future). `biased;` polls the branches in order (data first, then the
+//!    tick) instead of at random, so a tie always goes to the data and a run is reproducible; it
+//!    does not make a branch cancel safe: a tick that comes while the line is incomplete wins
+//!    either way (without it the exact schedule still loses 7).
 //!
 //! Upstream: `src/js/asynchrony/16_abort_controller.js` (demos 1-4; its demo 4 fetches
 //! jsonplaceholder.typicode.com, here the local `common::http_server`), `src/cpp/asynchrony/
@@ -38,29 +41,34 @@
 //! Tasks ("tasks can be awaited, cancelled, grouped"). Threads twin:
 //! `examples-threads/src/bin/16_cancellation_threads.rs` (cooperative cancellation only).
 //!
-//! Run: `cargo run -p examples-async --bin 16_cancellation` (about 2.5 s; no flags but `--help`).
+//! Run: `cargo run -p examples-async --bin 16_cancellation` (about 3 s; no flags but `--help`).
 //!
 //! The output will look similar to this:
 //!
 //! ```text
 //!   0.000s  INFO [main] --- 1. a 2000 ms sleep, the token cancelled after 200 ms ---
-//!   0.200s  INFO [main] sleep: cancelled after 200 ms
+//!   0.201s  INFO [main] sleep: Cancelled after 201 ms
+//!   0.201s  INFO [main] with an already-cancelled token: Cancelled after 0.01 ms
 //!   ...
-//!   1.186s  INFO [main] --- 7. select! in a loop: a line read against a 20 ms ticker ---
-//!   1.250s  INFO [main] read_line, a new future each turn: got "02"
+//!   1.111s  INFO [main] --- 4. a request to the local server, cancelled after 150 ms, or under a 50 ms timeout ---
+//!   1.264s  INFO [main] GET http://127.0.0.1:38373/delay/2000: Stopped after 152 ms
+//!   ...
+//!   2.547s  INFO [main] --- 7. select! in a loop: a line read against a 20 ms ticker, three ways at once ---
+//!   2.568s  INFO [main] read_line, a new future each turn (not cancel safe): got "00", a fragment: its first half was lost
+//!   2.600s  INFO [main] read_line, a new future each turn (not cancel safe): got "01", a fragment: its first half was lost
 //!   ...
 //!
 //! Summary
-//!   1. sleep 2000 ms: cancelled after 200 ms (ideal 200 ms); already-cancelled token: stopped after 0.00 ms (ideal 0)
-//!   2. timeout 300 ms on a 1000 ms sleep: gave up after 300 ms (ideal 300 ms); a 100 ms sleep under 500 ms: finished after 100 ms
-//!   3. child token: the user's cancel stopped it after 200 ms (ideal 200 ms, its own timer 1000 ms); its own timer alone after 300 ms, parent still running: yes
-//!   4. GET /delay/2000: cancelled after 151 ms (ideal 150 ms; the server answers after 2000 ms); under a 50 ms timeout: gave up after 51 ms; /delay/100 uncancelled: status 200 after 103 ms
-//!   5. group of 3 with child tokens: 3/3 stopped after 250 ms (ideal 250 ms); JoinSet::abort_all: 3/3 cancelled after 250 ms; guards dropped 6 of 6 (none leaked)
-//!   6. timeout 200 ms on a spawned 500 ms task: done at the timeout: no, done at 500 ms anyway (a timeout is not a cancellation); on a plain future: never done (dropped); after handle.abort(): never done
+//!   1. sleep 2000 ms: cancelled after 201 ms (ideal 200 ms); already-cancelled token: cancelled after 0.01 ms (ideal 0)
+//!   2. timeout 300 ms on a 1000 ms sleep: gave up after 307 ms (ideal 300 ms); a 100 ms sleep under 500 ms: finished after 101 ms
+//!   3. child token: the user's cancel: cancelled after 201 ms (ideal 200 ms, its own timer 1000 ms); its own timer alone: cancelled after 301 ms, parent still running: yes
+//!   4. GET /delay/2000: stopped after 152 ms (ideal 150 ms; the server answers after 2000 ms); under a 50 ms timeout: stopped after 52 ms; /delay/100 uncancelled: status 200 after 103 ms
+//!   5. group of 3 with child tokens: 3/3 stopped after 251 ms (ideal 250 ms); JoinSet::abort_all: 3/3 cancelled after 252 ms; guards dropped 6 of 6 (none leaked)
+//!   6. timeout 200 ms on a spawned 500 ms task: timed out: yes, done at the timeout: no, done at 501 ms anyway (a timeout is not a cancellation); on a plain future: timed out: yes, never done (dropped); after handle.abort(): never done
 //!   7. select! loop, 10 lines in pieces, a tick every 20 ms:
-//!      read_line, a new future each turn (not cancel safe): 6/10 lines intact, 4 lost, 4 fragments read instead; 13 ticks
-//!      one read future kept across turns: 10/10 lines intact, 0 lost, 0 fragments read instead; 13 ticks
-//!      Lines::next_line (cancel safe): 10/10 lines intact, 0 lost, 0 fragments read instead; 13 ticks
+//!      read_line, a new future each turn (not cancel safe): 3/10 lines intact, 7 lost (exact schedule: 7; ideal 0), 7 fragments read instead; 15 ticks
+//!      one read future kept across turns: 10/10 lines intact, 0 lost (ideal 0), 0 fragments read instead; 15 ticks
+//!      Lines::next_line (cancel safe): 10/10 lines intact, 0 lost (ideal 0), 0 fragments read instead; 15 ticks
 //! ```
 
 use std::io;
@@ -549,6 +557,24 @@ async fn send_lines_in_pieces(mut writer: DuplexStream) -> io::Result<()> {
     Ok(())
 }
 
+/// The lines a tick splits on the exact schedule: a tick falls strictly between their two pieces.
+/// On the paused clock the lossy loop loses exactly these; on the real clock timers drift a little
+/// at every sleep, so the count varies from run to run.
+fn lines_a_tick_splits() -> Vec<usize> {
+    let ticks_ms = |from: Duration, to: Duration| {
+        let tick = TICK.as_millis();
+        (from.as_millis() / tick + 1..)
+            .map(move |m| m * tick)
+            .take_while(move |&t| t < to.as_millis())
+    };
+    (0..LINES)
+        .filter(|&k| {
+            let first = WRITER_START + (PIECE_GAP + LINE_GAP) * k as u32;
+            ticks_ms(first, first + PIECE_GAP).next().is_some()
+        })
+        .collect()
+}
+
 /// Which way the loop reads its lines.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum LineReader {
@@ -686,17 +712,22 @@ async fn read_lines_against_a_ticker(how: LineReader) -> io::Result<LinesFigures
 }
 
 async fn demo_cancellation_safety() -> io::Result<Vec<LinesFigures>> {
-    info!("--- 7. select! in a loop: a line read against a 20 ms ticker ---");
-    let mut runs = Vec::new();
-    for how in LineReader::ALL {
-        let run = read_lines_against_a_ticker(how).await?;
+    info!("--- 7. select! in a loop: a line read against a 20 ms ticker, three ways at once ---");
+    // Side by side: each has its own pipe, writer and ticker, so they do not disturb each other.
+    let [lossy, kept, cancel_safe] = LineReader::ALL;
+    let (lossy, kept, cancel_safe) = tokio::join!(
+        read_lines_against_a_ticker(lossy),
+        read_lines_against_a_ticker(kept),
+        read_lines_against_a_ticker(cancel_safe),
+    );
+    let runs = vec![lossy?, kept?, cancel_safe?];
+    for run in &runs {
         info!(
             "{}: {}/{LINES} lines intact, {} ticks",
-            how.label(),
+            run.reader.label(),
             run.intact(),
             run.ticks
         );
-        runs.push(run);
     }
     Ok(runs)
 }
@@ -826,8 +857,16 @@ async fn main() -> anyhow::Result<()> {
         fmt_duration(TICK)
     );
     for run in &line_runs {
+        // The ideal: every line intact. The exact schedule says how many a non-cancel-safe read
+        // loses; on the real clock it varies, the point is that it is not 0.
+        let ideal = match run.reader {
+            LineReader::NewFutureEachTurn => {
+                format!("exact schedule: {}; ideal 0", lines_a_tick_splits().len())
+            }
+            LineReader::SameFutureKept | LineReader::CancelSafeLines => "ideal 0".into(),
+        };
         out!(
-            "     {}: {}/{LINES} lines intact, {} lost, {} fragments read instead; {} ticks",
+            "     {}: {}/{LINES} lines intact, {} lost ({ideal}), {} fragments read instead; {} ticks",
             run.reader.label(),
             run.intact(),
             LINES - run.intact(),
@@ -943,9 +982,10 @@ mod tests {
         // Worked out by hand: line k arrives in pieces at 3 + 25k and 18 + 25k ms; ticks fall at
         // 0, 20, 40, ... ms. Ticks at 40, 60, 80, 140, 160, 180 and 240 land between the pieces
         // of lines 1, 2, 3, 5, 6, 7 and 9: those seven lose their first half.
+        assert_eq!(lines_a_tick_splits(), [1, 2, 3, 5, 6, 7, 9]);
         assert_eq!(r.intact(), 3, "{r:?}");
         assert_eq!(r.fragments(), 7, "{r:?}");
-        for lost in [1, 2, 3, 5, 6, 7, 9] {
+        for lost in lines_a_tick_splits() {
             assert!(r.received.contains(&format!("{lost:02}")), "{r:?}");
         }
         assert_eq!(r.ticks, 13, "ticks at 0..=240 ms");

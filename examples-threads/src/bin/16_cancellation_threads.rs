@@ -13,7 +13,9 @@
 //! 2. **A timeout on the result is not a cancellation** (C++'s `future_timed_wait.cpp` demo 4, and
 //!    `AbortSignal.timeout`): `recv_timeout(300 ms)` on the result of 1000 ms of work gives up at
 //!    300 ms; the worker does not know and finishes its 1000 ms anyway. The async twin can drop the
-//!    work with the wait; here there is no such thing.
+//!    work with the wait; here there is no such thing. (Upstream's C++ says the result must be
+//!    collected "to avoid UB in the future destructor": there is no UB, a `std::async` future's
+//!    destructor just blocks until the work ends. A dropped Rust `JoinHandle` detaches instead.)
 //! 3. **A blocking call cannot be interrupted**: a worker's GET to the local test server
 //!    (`/delay/1000`) is asked to stop after 150 ms; it sees the request only when the call returns
 //!    at 1000 ms: **850 ms of latency to stop**, against 0 for the async twin, which drops the
@@ -41,6 +43,28 @@
 //! The output will look similar to this:
 //!
 //! ```text
+//!   0.000s  INFO [main] --- 1. a 2000 ms sleep, cancelled by another thread after 200 ms ---
+//!   0.207s  INFO [main] sleep: Cancelled after 206 ms
+//!   0.207s  INFO [main] with the cancel already sent: Cancelled after 0.00 ms
+//!   0.207s  INFO [main] --- 2. recv_timeout(300 ms) on the result of 1000 ms of work ---
+//!   0.507s  INFO [main] waiting: gave up after 300 ms; the work done: false
+//!   1.207s  INFO [main] worker: finished anyway after 1000 ms
+//!   1.207s  INFO [main] --- 3. a blocking GET /delay/1000, asked to stop after 150 ms ---
+//!   1.395s  INFO [main] asking the fetcher to stop
+//!   2.213s  INFO [fetcher] fetcher: the call returned Ok(200) after 1006 ms; asked to stop: true
+//!   2.214s  INFO [main] --- 4. 3 waiting workers cancelled by closing a channel, 3 stepping ones by a flag ---
+//!   2.464s  INFO [worker-2] worker 2: cancelled after 2 chunks
+//!   2.465s  INFO [worker-0] worker 0: cancelled after 2 chunks
+//!   2.465s  INFO [worker-1] worker 1: cancelled after 2 chunks
+//!   2.514s  INFO [worker-4] worker 4: saw the flag after 3 steps
+//!   2.515s  INFO [worker-5] worker 5: saw the flag after 3 steps
+//!   2.515s  INFO [worker-3] worker 3: saw the flag after 3 steps
+//!
+//! Summary
+//!   1. sleep 2000 ms (recv_timeout on a channel): cancelled after 206 ms (ideal 200 ms); cancel already sent: cancelled after 0.00 ms (ideal 0)
+//!   2. recv_timeout 300 ms on 1000 ms of work: gave up after 300 ms (ideal 300 ms), the work done then: no; the worker finished anyway after 1000 ms (a timeout is not a cancellation)
+//!   3. blocking GET /delay/1000 asked to stop after 150 ms: the call returned (status 200) after 1006 ms: latency to stop 856 ms (async twin: 0, it drops the request)
+//!   4. group cancelled at 250 ms: 3/3 waiting workers stopped at 251 ms, 0.38 ms after the channel closed (ideal 0); 3/3 stepping workers at 301 ms, 50 ms after the flag (at most one step, 100 ms); guards dropped 6 of 6 (none leaked)
 //! ```
 
 use std::sync::Arc;
