@@ -10,6 +10,7 @@ mod basic_01;
 mod cli;
 mod control_04_05;
 mod distributed_14;
+mod event_loop_18;
 mod fetch_09;
 mod queues_06_08;
 mod server_13;
