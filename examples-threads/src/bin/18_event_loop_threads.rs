@@ -33,6 +33,31 @@
 //! The output will look similar to this (which worker takes which job varies):
 //!
 //! ```text
+//!   0.000s  INFO [main] --- a pool of 3 workers ---
+//!   0.013s  INFO [pool-1] run    job profile (a closure: it runs to its end on this thread)
+//!   0.013s  INFO [pool-1] profile: start, 200 ms of blocking I/O
+//!   0.013s  INFO [pool-2] run    job recommendations (a closure: it runs to its end on this thread)
+//!   0.013s  INFO [pool-2] recommendations: waiting for orders (this worker is blocked)
+//!   0.013s  INFO [pool-0] run    job orders (a closure: it runs to its end on this thread)
+//!   0.013s  INFO [pool-0] orders: start, 100 ms of blocking I/O
+//!   0.113s  INFO [pool-0] orders: done
+//!   0.114s  INFO [pool-2] recommendations: got orders after 100 ms blocked, working 200 ms
+//!   0.114s  INFO [pool-0] done   job orders after 100 ms
+//!   0.114s  INFO [pool-0] run    job broken (a closure: it runs to its end on this thread)
+//!   0.114s  INFO [pool-0] broken: about to fail
+//!   0.114s ERROR [pool-0] panic at examples-threads/src/bin/18_event_loop_threads.rs:125: the recommendation cache is corrupt
+//!   0.114s  INFO [pool-0] failed job broken (the recommendation cache is corrupt): contained, this worker goes on
+//!   ...
+//!
+//! Summary
+//!   3 workers: 4 jobs submitted, 4 runs, each job once: yes (3 finished, 1 ended in a panic, contained); workers joined at shutdown 3/3
+//!   3 workers: page in 313 ms (ideal 300 ms; the event loop's one thread: 300 ms); recommendations held its worker 100 ms blocked, waiting for orders
+//!   3 workers, one piece per job: profile on pool-1 12-213 ms; recommendations on pool-2 12-314 ms; orders on pool-0 12-113 ms; broken on pool-0 113-113 ms (a panic)
+//!   2 workers: 4 jobs submitted, 4 runs, each job once: yes (3 finished, 1 ended in a panic, contained); workers joined at shutdown 2/2
+//!   2 workers: page in 506 ms (ideal 500 ms; the event loop's one thread: 300 ms); recommendations held its worker 301 ms blocked, waiting for orders
+//!   2 workers, one piece per job: profile on pool-0 0-200 ms; recommendations on pool-1 0-506 ms; orders on pool-0 200-301 ms; broken on pool-0 300-301 ms (a panic)
+//!   one worker fewer cost 193 ms (a blocked closure holds its thread; a future returns Pending and frees it)
+//!   page: profile + recommendations for orders
 //! ```
 
 use std::collections::VecDeque;
