@@ -554,6 +554,19 @@ mod tests {
     }
 
     #[test]
+    fn an_idle_pool_wakes_every_sleeping_worker_to_shut_down() {
+        // Four workers asleep on the condvar: each must hear the close (one `notify_one` would
+        // leave three asleep forever, and this would hang until `within` fails it).
+        let report = within(Duration::from_secs(20), || {
+            let pool = ThreadPool::new(4, Instant::now()).expect("threads");
+            thread::sleep(ms(20)); // let them all go to sleep
+            pool.shutdown()
+        });
+        assert_eq!((report.workers_joined, report.workers), (4, 4));
+        assert!(report.records.is_empty());
+    }
+
+    #[test]
     fn dropping_the_pool_also_drains_and_joins() {
         let done = Arc::new(AtomicU32::new(0));
         let counted = done.clone();
