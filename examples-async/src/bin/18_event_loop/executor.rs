@@ -1,4 +1,4 @@
-//! The tiny executor of `main.rs`: an event loop in about 200 lines of safe Rust, so every part of
+//! The tiny executor of `main.rs`: an event loop in one file of safe Rust, so every part of
 //! "the loop polls, the future returns Pending, something wakes it, the loop polls again" is code a
 //! reader can step through.
 //!
