@@ -13,6 +13,7 @@ mod cli;
 mod combinators_15;
 mod control_04_05;
 mod distributed_14;
+mod event_loop_18;
 mod fetch_09;
 mod queues_06_08;
 mod server_13;
