@@ -12,15 +12,15 @@
 //!   making plus 8 writes (420 ms). Upstream's producer ignores `push()`'s `false` and buffers without
 //!   limit; this one cannot run ahead (06_data_sharing_queue contrasts an unbounded channel).
 //! - **A pipeline of stages** (JS demo 3, `pipeline(source, filter, sink)`): source -> `filter` (even
-//!   chunks) -> `map` (a transform) -> a concurrent stage (`enrich`, a lookup that takes 60-280 ms)
+//!   chunks) -> `map` (a transform) -> a concurrent stage (`enrich`, a lookup that takes 40-320 ms)
 //!   -> sink. The concurrent stage runs up to 3 lookups at once, two ways: `buffered(3)` keeps the
-//!   order (a slow head holds back the ones behind it: 540 ms), `buffer_unordered(3)` hands each on as
-//!   it finishes (460 ms, the list-scheduling ideal). One at a time would take 1010 ms. Each figure is
+//!   order (a slow head holds back the ones behind it: 520 ms), `buffer_unordered(3)` hands each on as
+//!   it finishes (440 ms, the list-scheduling ideal). One at a time would take 1080 ms. Each figure is
 //!   printed beside the ideal worked out from the stage times.
 //! - **An error in the middle stage** (JS demo 4): the transform rejects chunk 6. The sink sees the
 //!   `Err` (in order, after chunks 0, 2 and 4), returns it, and drops the pipeline; every stage's
 //!   `Drop` runs exactly once (counted), the in-flight lookups are cancelled, and the producer's next
-//!   `send` fails, so a source of 1000 chunks stops after 8: never more than the channel and the
+//!   `send` fails, so a source of 1000 chunks stops after 12: never more than the channel and the
 //!   concurrent stage's window can hold past the failing chunk. No `destroy()` calls by hand.
 //!
 //! Paging a remote API as a stream, `unfold`, `map`/`filter`/`take` and prefetching the next page are
@@ -35,37 +35,39 @@
 //!
 //! ```text
 //!   0.000s  INFO [main] --- backpressure: a chunk every 20 ms into a channel of 2, a sink that writes one in 50 ms ---
-//!   0.074s  INFO [main] sink: wrote chunk 0
-//!   0.106s  INFO [main] source: channel full (2 chunks), waiting to send chunk 4
-//!   0.126s  INFO [main] sink: wrote chunk 1
-//!   0.147s  INFO [main] source: channel full (2 chunks), waiting to send chunk 5
-//!   0.178s  INFO [main] sink: wrote chunk 2
+//!   0.077s  INFO [main] sink: wrote chunk 0
+//!   0.113s  INFO [main] source: channel full (2 chunks), waiting to send chunk 4
+//!   0.128s  INFO [main] sink: wrote chunk 1
+//!   0.150s  INFO [main] source: channel full (2 chunks), waiting to send chunk 5
+//!   0.179s  INFO [main] sink: wrote chunk 2
 //!   ...
-//!   1.439s  INFO [main] --- the transform fails at chunk 6, with a source of 1000 chunks ---
-//!   1.439s  INFO [main] source: channel full (2 chunks), waiting to send chunk 2
-//!   1.439s  INFO [main] source: channel full (2 chunks), waiting to send chunk 4
-//!   1.439s  INFO [main] source: channel full (2 chunks), waiting to send chunk 6
-//!   1.439s  INFO [main] source: channel full (2 chunks), waiting to send chunk 7
-//!   1.721s  INFO [main] sink: got chunk-0 (enriched)
-//!   1.721s  WARN [main] transform: chunk 6 is corrupt
-//!   1.721s  INFO [main] sink: got chunk-2 (enriched)
-//!   1.721s  INFO [main] sink: got chunk-4 (enriched)
-//!   1.721s  WARN [main] sink: transform failed at chunk 6; ending the pipeline
-//!   1.721s  INFO [main] filter: cleaned up after 7 chunks
-//!   1.721s  INFO [main] transform: cleaned up after 4 chunks
-//!   1.721s  INFO [main] enrich: cleaned up after 4 chunks
-//!   1.721s  INFO [main] sink: cleaned up after 3 chunks
-//!   1.721s  INFO [main] source: the pipeline is gone, stopping at chunk 7
-//!   1.721s  INFO [main] source: cleaned up after 8 chunks
+//!   1.417s  INFO [main] --- the transform fails at chunk 6, with a source of 1000 chunks ---
+//!   1.417s  INFO [main] source: channel full (2 chunks), waiting to send chunk 2
+//!   1.417s  INFO [main] source: channel full (2 chunks), waiting to send chunk 4
+//!   1.417s  INFO [main] source: channel full (2 chunks), waiting to send chunk 6
+//!   1.417s  INFO [main] source: channel full (2 chunks), waiting to send chunk 7
+//!   1.621s  INFO [main] sink: got chunk-0 (enriched)
+//!   1.621s  WARN [main] transform: chunk 6 is corrupt
+//!   1.621s  INFO [main] sink: got chunk-2 (enriched)
+//!   1.621s  INFO [main] source: channel full (2 chunks), waiting to send chunk 9
+//!   1.621s  INFO [main] source: channel full (2 chunks), waiting to send chunk 11
+//!   1.698s  INFO [main] sink: got chunk-4 (enriched)
+//!   1.699s  WARN [main] sink: transform failed at chunk 6; ending the pipeline
+//!   1.699s  INFO [main] filter: cleaned up after 11 chunks
+//!   1.699s  INFO [main] transform: cleaned up after 6 chunks
+//!   1.699s  INFO [main] enrich: cleaned up after 6 chunks
+//!   1.699s  INFO [main] sink: cleaned up after 3 chunks
+//!   1.699s  INFO [main] source: the pipeline is gone, stopping at chunk 11
+//!   1.699s  INFO [main] source: cleaned up after 12 chunks
 //!
 //! Summary
-//!   backpressure: 8/8 chunks written; the producer waited 4 times (ideal 4) for 109 ms; largest queue 2 (bound 2)
-//!   backpressure: total 432 ms (ideal 420 ms: the slow sink sets the pace, one chunk made + 8 writes)
-//!   buffered(3): [0, 2, 4, 6, 8, 10], order kept, 543 ms (ideal 540 ms)
-//!   buffer_unordered(3): [2, 4, 6, 10, 0, 8], finish order, 463 ms (ideal 460 ms)
-//!   one lookup at a time would take 1010 ms
+//!   backpressure: 8/8 chunks written; the producer waited 4 times (ideal 4) for 105 ms; largest queue 2 (bound 2)
+//!   backpressure: total 438 ms (ideal 420 ms: the slow sink sets the pace, one chunk made + 8 writes)
+//!   buffered(3): [0, 2, 4, 6, 8, 10], order kept, 525 ms (ideal 520 ms)
+//!   buffer_unordered(3): [2, 6, 0, 4, 10, 8], finish order, 453 ms (ideal 440 ms)
+//!   one lookup at a time would take 1080 ms
 //!   the source's queue in the three pipelines: at most 2 chunks (bound 2: kept)
-//!   error: transform failed at chunk 6; the sink got [0, 2, 4] first; the source made 8 of 1000 chunks, 1 past the failing one (bound 7: stopped)
+//!   error: transform failed at chunk 6; the sink got [0, 2, 4] first; the source made 12 of 1000 chunks, 5 past the failing one (bound 7: stopped)
 //!   cleanup after the error: source 1, filter 1, transform 1, enrich 1, sink 1 (each stage once)
 //! ```
 
@@ -99,9 +101,9 @@ const LONG_SOURCE: u32 = 1000;
 const FAIL_AT: u32 = 6;
 
 /// How long the `enrich` lookup takes for chunk `id`: uneven on purpose, so `buffered` and
-/// `buffer_unordered` differ. Chunks 0, 2, ..., 10 take 280, 120, 200, 90, 260, 60 ms, then again.
+/// `buffer_unordered` differ. Chunks 0, 2, ..., 10 take 200, 40, 280, 80, 320, 160 ms, then again.
 fn lookup_time(id: u32) -> Duration {
-    const TIMES: [u64; 6] = [280, 120, 200, 90, 260, 60];
+    const TIMES: [u64; 6] = [200, 40, 280, 80, 320, 160];
     Duration::from_millis(TIMES[(id as usize / 2) % TIMES.len()])
 }
 
@@ -657,16 +659,18 @@ mod tests {
             .await
             .expect("runs");
         assert_eq!(ordered.delivered, [0, 2, 4, 6, 8, 10]);
-        assert_eq!(ordered.took, ms(540));
+        assert_eq!(ordered.took, ms(520));
         assert_eq!(ordered.took, ideal_ordered(&times, 3));
         let unordered = pipeline(PIPELINE_CHUNKS, None, Window::Unordered(3), lookup_time)
             .await
             .expect("runs");
-        // Finish times: 2 at 120, 4 at 200, 6 at 210, 10 at 270, 0 at 280, 8 at 460.
-        assert_eq!(unordered.delivered, [2, 4, 6, 10, 0, 8]);
-        assert_eq!(unordered.took, ms(460));
+        // Finish times: 2 at 40, 6 at 120 (started when 2 finished), 0 at 200, 4 at 280, 10 at
+        // 360 (started at 200), 8 at 440 (started at 120): 80 ms apart, so the binary's real-clock
+        // run keeps this order too.
+        assert_eq!(unordered.delivered, [2, 6, 0, 4, 10, 8]);
+        assert_eq!(unordered.took, ms(440));
         assert_eq!(unordered.took, ideal_unordered(&times, 3));
-        assert_eq!(times.iter().sum::<Duration>(), ms(1010));
+        assert_eq!(times.iter().sum::<Duration>(), ms(1080));
         // Both ran the whole source, with the queue at its bound and no further.
         for r in [&ordered, &unordered] {
             assert_eq!(r.produced.made, PIPELINE_CHUNKS);
@@ -687,14 +691,17 @@ mod tests {
         );
         // In order: what came before the failing chunk, nothing after it.
         assert_eq!(r.delivered, [0, 2, 4]);
-        // The sink gets the error when chunk 0's lookup (280 ms), the head, is handed on.
+        // The sink gets the error once chunk 4's lookup (280 ms), ahead of it in the order, is handed on.
         assert_eq!(r.took, ms(280));
         assert_eq!(r.drops, [1; 5]);
         // At 0 ms the window takes 0, 2 and 4 (the filter drops 1 and 3), the channel fills with 5
-        // and 6, and the source waits to send 7. At 280 ms the head is handed on, the window takes
-        // 5 (dropped) and 6 (the error) and finds the channel empty; the sink gets 0, 2, 4 and the
-        // error and drops the pipeline before the source runs again. Its send of 7 fails: 0..=7.
-        assert_eq!(r.produced.made, 8);
+        // and 6, and the source waits to send 7. At 200 ms chunk 0 is handed on; the window takes 5
+        // (dropped) and 6 (the error) and hands on 2 (done since 40 ms); its head is now 4 (done at
+        // 280 ms). The source sends 7 and 8, the window takes them (8 fills it), the source sends 9
+        // and 10 and waits with 11. At 280 ms 4 is handed on, the window takes 9 (dropped) and 10,
+        // and the error comes out: the sink drops the pipeline before the source runs again, and
+        // its send of 11 fails. Made: 0..=11, five past the failing chunk.
+        assert_eq!(r.produced.made, 12);
         assert!(r.produced.made - (FAIL_AT + 1) <= error_run_bound(BOUND, 3));
         assert_eq!(r.produced.peak_queue, BOUND);
     }
