@@ -28,10 +28,11 @@ fn async_stream_threads_20_keeps_the_bound_and_ends_every_thread_on_an_error() {
             ": stopped)",
             "cleanup after the error: source 1, filter 1, transform 1, enrich 1, sink 1 (each stage once); every thread joined",
         ]);
-    // Measured on the real clock: the waits near the 4 worked out from the rates (one may turn
-    // either way on a busy machine), and the source stopped within what the channels hold.
+    // Measured on the real clock: the waits near the 4 worked out from the rates (on a busy machine
+    // a late thread turns one or two either way), and the source stopped within what the channels
+    // hold (chunk 6 made, at most 9 past it).
     let waits = number_after(&run.stdout, "the producer waited ");
-    assert!((3..=5).contains(&waits), "{waits}\n{}", run.stdout);
+    assert!((2..=6).contains(&waits), "{waits}\n{}", run.stdout);
     let made = number_after(&run.stdout, "the source made ");
     assert!((7..=16).contains(&made), "{made}\n{}", run.stdout);
     assert!(
