@@ -609,6 +609,23 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn a_source_nobody_reads_stops_at_the_bound() {
+        let drops = Arc::new(DropCounts::default());
+        let (stream, producer) = source(LONG_SOURCE, MAKE_EVERY, BOUND, &drops);
+        sleep(Duration::from_secs(60)).await;
+        // A minute is time for 3000 chunks at this pace; upstream's Readable, which ignores
+        // `push()`'s `false`, would have buffered all 1000. This one made the bound's worth and one
+        // more, which it holds, waiting.
+        assert!(!producer.is_finished());
+        drop(stream);
+        let produced = producer.await.expect("the source does not panic");
+        assert_eq!(produced.made, BOUND as u32 + 1);
+        assert_eq!(produced.peak_queue, BOUND);
+        assert_eq!(produced.waits, 1);
+        assert_eq!(drops.snapshot()[StageName::Source as usize], 1);
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn the_wait_count_follows_the_rates_and_the_queue_never_exceeds_its_bound() {
         // (every, write, bound): a producer as fast as the sink never waits; a slower sink, more.
         for (every, write, bound, waits) in [
@@ -691,7 +708,9 @@ mod tests {
         );
         // In order: what came before the failing chunk, nothing after it.
         assert_eq!(r.delivered, [0, 2, 4]);
-        // The sink gets the error once chunk 4's lookup (280 ms), ahead of it in the order, is handed on.
+        // The sink gets the error once chunk 4's lookup (280 ms), ahead of it in the order, is
+        // handed on; the lookups of 8 and 10, in flight then, are dropped, not awaited (8's would
+        // end at 520 ms).
         assert_eq!(r.took, ms(280));
         assert_eq!(r.drops, [1; 5]);
         // At 0 ms the window takes 0, 2 and 4 (the filter drops 1 and 3), the channel fills with 5

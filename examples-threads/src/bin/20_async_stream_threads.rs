@@ -747,6 +747,28 @@ mod tests {
     }
 
     #[test]
+    fn a_source_nobody_reads_stops_at_the_bound() {
+        let drops = Arc::new(DropCounts::default());
+        let gauge = Gauge::default();
+        let (tx, rx) = mpsc::sync_channel(BOUND);
+        let stage = Stage::new(StageName::Source, &drops);
+        let produced = thread::scope(|s| {
+            let gauge = &gauge;
+            let producer = s.spawn(move || produce(tx, LONG_SOURCE, ms(1), stage, gauge));
+            // Time for 300 chunks at this pace: the source sent the bound's worth and holds one
+            // more, blocked in `send`.
+            thread::sleep(ms(300));
+            assert_eq!(gauge.sent.load(Ordering::SeqCst), BOUND);
+            assert!(!producer.is_finished());
+            drop(rx);
+            producer.join().expect("the source does not panic")
+        });
+        assert_eq!(produced.made, BOUND as u32 + 1);
+        assert_eq!(produced.waits, 1);
+        assert_eq!(drops.snapshot()[StageName::Source as usize], 1);
+    }
+
+    #[test]
     fn a_sink_faster_than_the_producer_never_makes_it_wait() {
         let r = backpressure(CHUNKS, BOUND, ms(50), ms(10)).expect("runs");
         // Only a sink thread stalled for 90 ms (two chunks) could fill the channel.
