@@ -24,8 +24,10 @@
 //! - A blocked `send` holds a whole OS thread; a lookup that has started cannot be cancelled from
 //!   outside, so the window's threads run to their end after the error (the async twin drops its
 //!   in-flight lookups). They finish, and their results are thrown away.
-//! - Each stage runs on its own thread, so stages work at the same time as each other: the source
-//!   runs further ahead after the error than the async twin's, whose stages one task pulls in turn.
+//! - Each stage runs on its own thread, so stages work at the same time and fill the channels
+//!   between them on their own; the async twin's stages move only when the sink pulls, one task for
+//!   all. The bound on what the source makes past the error is therefore counted differently (every
+//!   channel upstream of the transform here, the channel and the window there).
 //! - std's channels have no `len()`: the queue length is counted by the reading side (sent minus
 //!   taken, read just before each `recv`), which can lag the truth but never exceed it.
 //!
