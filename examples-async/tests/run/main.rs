@@ -17,6 +17,7 @@ mod event_loop_18;
 mod fetch_09;
 mod queues_06_08;
 mod server_13;
+mod stream_20;
 mod sync_10_12;
 mod tasks_02_03;
 mod timelines_00;
