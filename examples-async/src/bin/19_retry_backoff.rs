@@ -208,6 +208,18 @@ struct Retried<T> {
     total: Duration,
 }
 
+impl<T> Retried<T> {
+    /// Did the deadline end an attempt that was still waiting for its answer?
+    fn was_cut(&self) -> bool {
+        self.result.as_ref().is_err_and(|e| {
+            matches!(
+                e.root_cause().downcast_ref::<ServiceError>(),
+                Some(ServiceError::TimedOut)
+            )
+        })
+    }
+}
+
 /// Calls `call(attempt)` until it succeeds, its error is not retryable, `policy.max_attempts` are
 /// used up, or the deadline would pass. Waits with full jitter between attempts.
 async fn retry<T, F, Fut>(
@@ -509,12 +521,22 @@ fn waits_line(waits: &[Wait]) -> String {
         .join(", ")
 }
 
-/// `total 52 ms (deadline 1000 ms, kept)`: the verdict from the two figures.
-fn total_line(total: Duration, deadline: Duration) -> String {
-    let verdict = if total <= deadline { "kept" } else { "MISSED" };
+/// `total 52 ms (deadline 1000 ms, kept)`: the verdict from the two figures. An attempt cut at the
+/// deadline ends when the timer wakes the caller up, a little after it: that is said, with how much.
+fn total_line<T>(r: &Retried<T>, deadline: Duration) -> String {
+    let verdict = if r.total <= deadline {
+        "kept".to_string()
+    } else if r.was_cut() {
+        format!(
+            "cut at it, {} late: the wake-up",
+            fmt_duration(r.total - deadline)
+        )
+    } else {
+        "MISSED".to_string()
+    };
     format!(
         "total {} (deadline {}, {verdict})",
-        fmt_duration(total),
+        fmt_duration(r.total),
         fmt_duration(deadline)
     )
 }
@@ -741,7 +763,7 @@ async fn main() -> anyhow::Result<()> {
         outcome_line(&flaky, POLICY.max_attempts)
     );
     common::out!("    waits: {}", waits_line(&flaky.waits));
-    common::out!("    {}", total_line(flaky.total, POLICY.deadline));
+    common::out!("    {}", total_line(&flaky, POLICY.deadline));
     common::out!(
         "  404: gave up after {} attempt(s) ({}); the error keeps its cause: {}",
         missing.attempts,
@@ -757,7 +779,7 @@ async fn main() -> anyhow::Result<()> {
         late.gave_up.map_or("-".into(), |g| g.to_string()),
         waits_line(&late.waits)
     );
-    common::out!("    {}", total_line(late.total, tight.deadline));
+    common::out!("    {}", total_line(&late, tight.deadline));
     let path: Vec<String> = breaker_run
         .transitions
         .iter()
@@ -773,10 +795,16 @@ async fn main() -> anyhow::Result<()> {
         .iter()
         .find(|t| t.1 == Circuit::HalfOpen);
     if let (Some(open), Some(half)) = (opened, half) {
+        let open_for = half.0 - open.0;
         common::out!(
-            "    open for {} (recovery {})",
-            fmt_duration(half.0 - open.0),
-            fmt_duration(breaker.recovery)
+            "    open for {} (recovery {}, {})",
+            fmt_duration(open_for),
+            fmt_duration(breaker.recovery),
+            if open_for >= breaker.recovery {
+                "no probe before it"
+            } else {
+                "PROBED TOO EARLY"
+            }
         );
     }
     common::out!(
@@ -797,7 +825,7 @@ async fn main() -> anyhow::Result<()> {
         outcome_line(&backon, POLICY.max_attempts)
     );
     common::out!("    waits: {}", waits_line(&backon.waits));
-    common::out!("    {}", total_line(backon.total, POLICY.deadline));
+    common::out!("    {}", total_line(&backon, POLICY.deadline));
     Ok(())
 }
 

@@ -12,6 +12,7 @@ mod control_04_05;
 mod distributed_14;
 mod fetch_09;
 mod queues_06_08;
+mod retry_19;
 mod server_13;
 mod sync_10_12;
 mod tasks_02_03;
