@@ -31,7 +31,40 @@
 //! The output will look similar to this:
 //!
 //! ```text
-//! OUTPUT
+//!   0.001s  INFO [main] 1. retry: the service fails its first 3 calls
+//!   0.012s  WARN [main] GET /flaky/retry: attempt 1 failed (HTTP 503); retrying in 0.00 ms (bound 20 ms)
+//!   0.016s  WARN [main] GET /flaky/retry: attempt 2 failed (HTTP 503); retrying in 12 ms (bound 40 ms)
+//!   0.035s  WARN [main] GET /flaky/retry: attempt 3 failed (HTTP 503); retrying in 11 ms (bound 80 ms)
+//!   0.051s  INFO [main] GET /flaky/retry: attempt 4 succeeded
+//!   ...
+//!   0.194s  INFO [main] 4. circuit breaker: the service fails for its first 200 ms
+//!   0.209s  INFO [main] breaker: Closed -> Open
+//!   0.510s  INFO [caller-0] breaker: Open -> HalfOpen
+//!   0.510s  INFO [caller-1] breaker demo: burst caller 1: circuit half-open, probe in flight, not sent
+//!   0.510s  INFO [caller-4] breaker demo: burst caller 4: circuit half-open, probe in flight, not sent
+//!   0.511s  INFO [caller-3] breaker demo: burst caller 3: circuit half-open, probe in flight, not sent
+//!   0.511s  INFO [caller-2] breaker demo: burst caller 2: circuit half-open, probe in flight, not sent
+//!   0.514s  INFO [caller-0] breaker: HalfOpen -> Closed
+//!   0.515s  INFO [caller-0] breaker demo: burst caller 0: went through: ok
+//!   0.526s  WARN [main] GET /flaky/backon: attempt 1 failed (HTTP 503); backon retries in 35 ms (of 20 ms..40 ms)
+//!   0.565s  WARN [main] GET /flaky/backon: attempt 2 failed (HTTP 503); backon retries in 49 ms (of 40 ms..80 ms)
+//!   0.622s  WARN [main] GET /flaky/backon: attempt 3 failed (HTTP 503); backon retries in 137 ms (of 80 ms..160 ms)
+//!   ...
+//!
+//! Summary
+//!   retry (full jitter, seed 7): success on attempt 4 of 5
+//!     waits: 0 ms of 0..=20 ms, 12 ms of 0..=40 ms, 11 ms of 0..=80 ms
+//!     total 50 ms (deadline 1000 ms, kept)
+//!   404: gave up after 1 attempt(s) (not retryable); the error keeps its cause: GET /status/404: gave up (not retryable): attempt 1 of 5: HTTP 404
+//!   deadline: gave up after 3 attempt(s) (the deadline would pass); waits: 0 ms of 0..=20 ms, 12 ms of 0..=40 ms
+//!     total 140 ms (deadline 150 ms, kept)
+//!   breaker: Closed at 0.00 ms -> Open at 15 ms -> HalfOpen at 316 ms -> Closed at 320 ms
+//!     open for 301 ms (recovery 300 ms, no probe before it)
+//!     half-open burst of 5 threads: 1 probe(s) admitted (ideal 1), 4 failed fast, 0 went through after it closed
+//!     10 calls, 5 sent to the service, 5 failed fast without being sent
+//!   backon (its jitter, seed 7): success on attempt 4 of 5
+//!     waits: 35 ms of 20..=40 ms, 49 ms of 40..=80 ms, 137 ms of 80..=160 ms
+//!     total 245 ms (deadline 1000 ms, kept)
 //! ```
 
 use std::error::Error as StdError;
@@ -490,7 +523,7 @@ fn waits_line(waits: &[Wait]) -> String {
     }
     // Whole milliseconds (full jitter's) print as such; backon's waits have fractions.
     let show = |d: Duration| {
-        if d.subsec_nanos() % 1_000_000 == 0 {
+        if d.subsec_nanos().is_multiple_of(1_000_000) {
             format!("{} ms", d.as_millis())
         } else {
             fmt_duration(d)
