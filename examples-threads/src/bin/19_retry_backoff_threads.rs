@@ -979,7 +979,9 @@ mod tests {
             deadline: ms(200),
             ..POLICY
         };
-        let fake = Fake::new(&[], Duration::from_secs(3600));
+        // "Hung" for 5 s: long enough to fail the bound below if the call were not given the time
+        // left, short enough that such a failure is a failure, not a hang.
+        let fake = Fake::new(&[], Duration::from_secs(5));
         let mut jitter = FullJitter::new(7, &policy);
         let r = retry("fake", &policy, &mut jitter, |_, left| fake.call(left));
         assert_eq!((r.attempts, r.gave_up), (1, Some(GaveUp::Deadline)));
