@@ -71,7 +71,7 @@
 //!     half-open burst of 5: 1 probe(s) admitted, 4 failed fast (ideal 1 probe)
 //!     10 calls, 5 sent to the service, 5 failed fast without being sent
 //!   backon (its jitter, seed 7): success on attempt 4 of 5
-//!     waits: 35 ms of 20..=40 ms, 49 ms of 40..=80 ms, 137 ms of 80..=160 ms
+//!     waits: 35 ms of 20..40 ms, 49 ms of 40..80 ms, 137 ms of 80..160 ms
 //!     total 240 ms (deadline 1000 ms, kept)
 //! ```
 
@@ -141,16 +141,30 @@ impl FullJitter {
             wait: Duration::from_millis(ms),
             low: Duration::ZERO,
             bound,
+            bound_excluded: false,
         }
     }
 }
 
-/// One wait of a retry loop beside the range it was drawn from: `[0, bound]` for full jitter.
+/// One wait of a retry loop beside the range it was drawn from: `[0, bound]` for full jitter,
+/// `[low, bound)` for backon's jitter (`bound_excluded`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Wait {
     wait: Duration,
     low: Duration,
     bound: Duration,
+    bound_excluded: bool,
+}
+
+impl Wait {
+    fn in_range(&self) -> bool {
+        self.low <= self.wait
+            && if self.bound_excluded {
+                self.wait < self.bound
+            } else {
+                self.wait <= self.bound
+            }
+    }
 }
 
 /// Why a call to the service failed. Sorting these is the retry loop's first decision.
@@ -521,8 +535,8 @@ async fn get(client: &reqwest::Client, url: &str) -> Result<(), ServiceError> {
     }
 }
 
-/// `13 ms of 0..=20 ms, 31 ms of 0..=40 ms`: each wait beside the range it was drawn from, and a
-/// verdict if it fell outside.
+/// `13 ms of 0..=20 ms` (full jitter), `35 ms of 20..40 ms` (backon's): each wait beside the range
+/// it was drawn from, and a verdict if it fell outside.
 fn waits_line(waits: &[Wait]) -> String {
     if waits.is_empty() {
         return "none".into();
@@ -538,15 +552,12 @@ fn waits_line(waits: &[Wait]) -> String {
     waits
         .iter()
         .map(|w| {
-            let verdict = if (w.low..=w.bound).contains(&w.wait) {
-                ""
-            } else {
-                " OUTSIDE"
-            };
+            let verdict = if w.in_range() { "" } else { " OUTSIDE" };
             format!(
-                "{} of {}..={}{verdict}",
+                "{} of {}..{}{}{verdict}",
                 show(w.wait),
                 w.low.as_millis(),
+                if w.bound_excluded { "" } else { "=" },
                 show(w.bound)
             )
         })
@@ -709,6 +720,7 @@ async fn retry_with_backon(
                 wait,
                 low: d,
                 bound: 2 * d,
+                bound_excluded: true,
             });
         });
     let result = match timeout_at(deadline, retrying).await {

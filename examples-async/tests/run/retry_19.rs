@@ -36,6 +36,8 @@ fn retry_backoff_19_retries_with_the_seeded_waits_keeps_the_deadline_and_probes_
             "half-open burst of 5: 1 probe(s) admitted, 4 failed fast (ideal 1 probe)",
             "10 calls, 5 sent to the service, 5 failed fast without being sent",
             "backon (its jitter, seed 7): success on attempt 4 of 5",
+            // backon's jitter is seeded too (fastrand): its waits lie in [d, 2d), not [0, d].
+            "waits: 35 ms of 20..40 ms, 49 ms of 40..80 ms, 137 ms of 80..160 ms",
         ]);
     assert!(!run.stdout.contains("OUTSIDE"), "{}", run.stdout);
     // The measured total of the first retry covers its waits (23 ms) and stays far below 1 s.

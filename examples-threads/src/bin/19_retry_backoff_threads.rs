@@ -63,7 +63,7 @@
 //!     half-open burst of 5 threads: 1 probe(s) admitted (ideal 1), 4 failed fast, 0 went through after it closed
 //!     10 calls, 5 sent to the service, 5 failed fast without being sent
 //!   backon (its jitter, seed 7): success on attempt 4 of 5
-//!     waits: 35 ms of 20..=40 ms, 49 ms of 40..=80 ms, 137 ms of 80..=160 ms
+//!     waits: 35 ms of 20..40 ms, 49 ms of 40..80 ms, 137 ms of 80..160 ms
 //!     total 245 ms (deadline 1000 ms, kept)
 //! ```
 
@@ -131,16 +131,30 @@ impl FullJitter {
             wait: Duration::from_millis(ms),
             low: Duration::ZERO,
             bound,
+            bound_excluded: false,
         }
     }
 }
 
-/// One wait of a retry loop beside the range it was drawn from: `[0, bound]` for full jitter.
+/// One wait of a retry loop beside the range it was drawn from: `[0, bound]` for full jitter,
+/// `[low, bound)` for backon's jitter (`bound_excluded`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Wait {
     wait: Duration,
     low: Duration,
     bound: Duration,
+    bound_excluded: bool,
+}
+
+impl Wait {
+    fn in_range(&self) -> bool {
+        self.low <= self.wait
+            && if self.bound_excluded {
+                self.wait < self.bound
+            } else {
+                self.wait <= self.bound
+            }
+    }
 }
 
 /// Why a call to the service failed. Sorting these is the retry loop's first decision.
@@ -516,7 +530,8 @@ fn get(agent: &Agent, url: &str, timeout: Duration) -> Result<(), ServiceError> 
     }
 }
 
-/// `12 ms of 0..=40 ms`: each wait beside the range it was drawn from, and a verdict if outside.
+/// `12 ms of 0..=40 ms` (full jitter), `35 ms of 20..40 ms` (backon's): each wait beside the range
+/// it was drawn from, and a verdict if outside.
 fn waits_line(waits: &[Wait]) -> String {
     if waits.is_empty() {
         return "none".into();
@@ -532,15 +547,12 @@ fn waits_line(waits: &[Wait]) -> String {
     waits
         .iter()
         .map(|w| {
-            let verdict = if (w.low..=w.bound).contains(&w.wait) {
-                ""
-            } else {
-                " OUTSIDE"
-            };
+            let verdict = if w.in_range() { "" } else { " OUTSIDE" };
             format!(
-                "{} of {}..={}{verdict}",
+                "{} of {}..{}{}{verdict}",
                 show(w.wait),
                 w.low.as_millis(),
+                if w.bound_excluded { "" } else { "=" },
                 show(w.bound)
             )
         })
@@ -707,6 +719,7 @@ fn retry_with_backon(
                 wait,
                 low: d,
                 bound: 2 * d,
+                bound_excluded: true,
             });
         })
         .call();
