@@ -23,7 +23,7 @@
 //! curve and can reach twice `max_delay`. Other well-kept crates for this: `tower`'s `retry`
 //! middleware (a `Policy` deciding per request, with `tower::retry::backoff`) and `tower::limit`
 //! (concurrency and rate limits), used with `tower`-based clients and servers (hyper, tonic,
-//! axum); `tower` has no circuit breaker of its own, crates like `failsafe` offer one.
+//! axum); `tower` has no circuit breaker of its own, which is one reason to see one written out.
 //!
 //! Why hand-write it once: the loop is short, and every choice in it (what is retryable, when to
 //! stop, where the breaker sits) is a decision a crate only lets you configure.
