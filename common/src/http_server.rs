@@ -6,12 +6,27 @@
 //! GET /delay/{ms}       200 after `ms` milliseconds (at most 60 000)
 //! GET /status/{code}    that status (200..=599), at once
 //! GET /bytes/{n}        200 with a body of exactly `n` bytes (at most 16 MiB)
+//! GET /flaky/{id}       a service that fails, then recovers (19): see below
 //! ```
 //!
 //! The query string sets the other two on any of them: `/delay/400?bytes=8192` is a slow response
 //! with a body, `/status/500?delay_ms=100` a failure that takes its time. Keys: `delay_ms`, `status`,
 //! `bytes`. An unknown path is a `404`, a value that is not a number or out of range a `400` with the
 //! reason in the body: a bad URL from a test never panics the server.
+//!
+//! `/flaky/{id}` counts the requests for each `id` (1 to 64 of `A-Z a-z 0-9 - _`) and fails some:
+//!
+//! ```text
+//! ?fail_first=3      requests 1, 2 and 3 for this id fail, request 4 and later succeed
+//! ?fail_for_ms=250   every request within 250 ms of this id's first request fails
+//! ```
+//!
+//! A failure is a `503` (or the `status` given, e.g. `&status=429`), a success a `200`; the body says
+//! which request of the id it was (`request 4 of id "a": ok`). Both keys together: a request fails if
+//! either says so; neither: it never fails (it only counts). `delay_ms` applies to both outcomes. The
+//! server remembers at most [`MAX_FLAKY_IDS`] ids: a new id beyond that evicts the one first seen
+//! longest ago (which would start afresh), so a long test run cannot grow it without bound. Use a new
+//! id per scenario.
 //!
 //! # Why its own runtime on its own thread
 //!
@@ -29,11 +44,13 @@
 //! joins the server thread, which blocks the caller briefly (the thread only has to drop its
 //! runtime), harmless even inside an async task.
 
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::io;
 use std::net::{SocketAddr, TcpListener as StdTcpListener};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use http_body_util::Full;
 use hyper::body::Bytes;
@@ -48,6 +65,9 @@ use tracing::debug;
 pub const MAX_DELAY: Duration = Duration::from_secs(60);
 /// The largest body a URL may ask for.
 pub const MAX_BYTES: usize = 16 * 1024 * 1024;
+
+/// The most `/flaky/{id}` ids the server remembers at once (the oldest is evicted past it).
+pub const MAX_FLAKY_IDS: usize = 1024;
 
 /// A running server. Dropping it stops it.
 #[derive(Debug)]
@@ -129,14 +149,18 @@ async fn serve(listener: StdTcpListener, mut stopped: oneshot::Receiver<()>) {
             return;
         }
     };
+    // The `/flaky/{id}` counters, shared by every connection of this server (and only this one).
+    let flaky = Arc::new(Mutex::new(FlakyIds::default()));
     loop {
         tokio::select! {
             _ = &mut stopped => break,
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
+                    let flaky = flaky.clone();
                     tokio::spawn(async move {
+                        let service = service_fn(move |request| respond(request, flaky.clone()));
                         let served = http1::Builder::new()
-                            .serve_connection(TokioIo::new(stream), service_fn(respond))
+                            .serve_connection(TokioIo::new(stream), service)
                             .await;
                         if let Err(e) = served {
                             // A client that gives up (a timeout) closes its end mid-response: expected.
@@ -159,14 +183,75 @@ struct Plan {
     delay: Duration,
     status: StatusCode,
     bytes: usize,
+    /// `/flaky/{id}`: whether this request fails is decided when it arrives, by [`FlakyIds`].
+    flaky: Option<Flaky>,
+}
+
+/// What a `/flaky/{id}` URL asks for.
+#[derive(Debug, Clone, PartialEq)]
+struct Flaky {
+    id: String,
+    fail_first: u64,
+    fail_for: Duration,
+}
+
+/// Per id: how many requests came, and when the first did. Bounded by [`MAX_FLAKY_IDS`].
+#[derive(Debug, Default)]
+struct FlakyIds {
+    ids: HashMap<String, (u64, Instant)>,
+}
+
+impl FlakyIds {
+    /// Counts a request for `flaky.id` arriving `now`; returns its number (1 for the first) and
+    /// whether it fails.
+    fn hit(&mut self, flaky: &Flaky, now: Instant) -> (u64, bool) {
+        if !self.ids.contains_key(&flaky.id) && self.ids.len() >= MAX_FLAKY_IDS {
+            // A linear scan of at most 1024 entries, once per new id past the limit: cheap enough
+            // for a test server, and no second structure to keep in step.
+            let oldest = self
+                .ids
+                .iter()
+                .min_by_key(|(_, (_, first))| *first)
+                .map(|(id, _)| id.clone());
+            if let Some(oldest) = oldest {
+                self.ids.remove(&oldest);
+            }
+        }
+        let (count, first) = self.ids.entry(flaky.id.clone()).or_insert((0, now));
+        *count = count.saturating_add(1);
+        let fails = *count <= flaky.fail_first || now.duration_since(*first) < flaky.fail_for;
+        (*count, fails)
+    }
 }
 
 async fn respond(
     request: Request<hyper::body::Incoming>,
+    flaky_ids: Arc<Mutex<FlakyIds>>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let uri = request.uri();
     debug!("{} {uri}", request.method());
     let response = match plan(uri.path(), uri.query()) {
+        Ok(Plan {
+            delay,
+            status,
+            flaky: Some(flaky),
+            ..
+        }) => {
+            // Counted on arrival, before the delay: the order of arrival is the order of the count.
+            // A poisoned lock only means another request panicked mid-count; the map is still whole.
+            let (n, fails) = flaky_ids
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .hit(&flaky, Instant::now());
+            tokio::time::sleep(delay).await;
+            let (status, verdict) = if fails {
+                (status, "fails")
+            } else {
+                (StatusCode::OK, "ok")
+            };
+            let body = format!("request {n} of id {:?}: {verdict}\n", flaky.id);
+            reply(status, Bytes::from(body))
+        }
         Ok(plan) => {
             tokio::time::sleep(plan.delay).await;
             let body = if plan.bytes == 0 && plan.status == StatusCode::OK {
@@ -193,6 +278,7 @@ fn plan(path: &str, query: Option<&str>) -> Result<Plan, (StatusCode, String)> {
         delay: Duration::ZERO,
         status: StatusCode::OK,
         bytes: 0,
+        flaky: None,
     };
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     match segments.as_slice() {
@@ -200,11 +286,31 @@ fn plan(path: &str, query: Option<&str>) -> Result<Plan, (StatusCode, String)> {
         ["delay", ms] => set("delay_ms", ms, &mut plan)?,
         ["status", code] => set("status", code, &mut plan)?,
         ["bytes", n] => set("bytes", n, &mut plan)?,
+        ["flaky", id] => {
+            let valid = (1..=64).contains(&id.len())
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            if !valid {
+                return Err((
+                    StatusCode::BAD_REQUEST,
+                    format!("flaky id {id:?}: 1 to 64 of A-Z a-z 0-9 - _"),
+                ));
+            }
+            // The status of a failing request, unless the query chooses another.
+            plan.status = StatusCode::SERVICE_UNAVAILABLE;
+            plan.flaky = Some(Flaky {
+                id: id.to_string(),
+                fail_first: 0,
+                fail_for: Duration::ZERO,
+            });
+        }
         _ => {
             return Err((
                 StatusCode::NOT_FOUND,
                 format!(
-                    "no such path {path:?}: try /delay/{{ms}}, /status/{{code}} or /bytes/{{n}}"
+                    "no such path {path:?}: try /delay/{{ms}}, /status/{{code}}, /bytes/{{n}} \
+                     or /flaky/{{id}}"
                 ),
             ));
         }
@@ -240,10 +346,27 @@ fn set(key: &str, value: &str, plan: &mut Plan) -> Result<(), (StatusCode, Strin
                 .filter(|n| *n <= MAX_BYTES)
                 .ok_or_else(|| bad("at most 16 MiB"))?;
         }
+        "fail_first" | "fail_for_ms" => {
+            let Some(flaky) = plan.flaky.as_mut() else {
+                return Err(bad("only on /flaky/{id}"));
+            };
+            if key == "fail_first" {
+                flaky.fail_first = number;
+            } else {
+                let window = Duration::from_millis(number);
+                if window > MAX_DELAY {
+                    return Err(bad("at most 60000 ms"));
+                }
+                flaky.fail_for = window;
+            }
+        }
         _ => {
             return Err((
                 StatusCode::BAD_REQUEST,
-                format!("unknown parameter {key:?}: use delay_ms, status or bytes"),
+                format!(
+                    "unknown parameter {key:?}: use delay_ms, status or bytes \
+                     (and fail_first, fail_for_ms on /flaky)"
+                ),
             ));
         }
     }
@@ -290,7 +413,97 @@ mod tests {
             delay: Duration::from_millis(delay_ms),
             status: StatusCode::from_u16(status).expect("valid"),
             bytes,
+            flaky: None,
         }
+    }
+
+    fn flaky(id: &str, fail_first: u64, fail_for_ms: u64) -> Flaky {
+        Flaky {
+            id: id.into(),
+            fail_first,
+            fail_for: Duration::from_millis(fail_for_ms),
+        }
+    }
+
+    #[test]
+    fn flaky_paths_parse_their_keys_and_refuse_bad_ids_and_misplaced_keys() {
+        let p = plan("/flaky/a-1", Some("fail_first=3&delay_ms=5")).expect("valid");
+        assert_eq!(p.flaky, Some(flaky("a-1", 3, 0)));
+        assert_eq!(
+            (p.status.as_u16(), p.delay),
+            (503, Duration::from_millis(5))
+        );
+        let p = plan("/flaky/b", Some("fail_for_ms=250&status=429")).expect("valid");
+        assert_eq!(p.flaky, Some(flaky("b", 0, 250)));
+        assert_eq!(p.status.as_u16(), 429);
+        let status =
+            |path: &str, query: Option<&str>| plan(path, query).map_err(|(s, _)| s.as_u16());
+        assert_eq!(status("/flaky/a b", None), Err(400));
+        assert_eq!(status("/flaky/", None), Err(400));
+        assert_eq!(
+            status(&format!("/flaky/{}", "x".repeat(65)), None),
+            Err(400)
+        );
+        assert_eq!(status("/flaky/a", Some("fail_for_ms=60001")), Err(400));
+        assert_eq!(status("/flaky/a", Some("fail_first=-1")), Err(400));
+        assert_eq!(status("/delay/5", Some("fail_first=1")), Err(400));
+        assert_eq!(status("/flaky/a/b", None), Err(404));
+    }
+
+    #[test]
+    fn flaky_ids_fail_the_first_n_or_for_a_while_each_id_on_its_own() {
+        let mut ids = FlakyIds::default();
+        let t0 = Instant::now();
+        let first3 = flaky("a", 3, 0);
+        let outcomes: Vec<_> = (0..5).map(|_| ids.hit(&first3, t0)).collect();
+        assert_eq!(
+            outcomes,
+            [(1, true), (2, true), (3, true), (4, false), (5, false)]
+        );
+        // Another id has its own count.
+        assert_eq!(ids.hit(&flaky("b", 1, 0), t0), (1, true));
+        assert_eq!(ids.hit(&flaky("b", 1, 0), t0), (2, false));
+        // A window: measured from the id's first request.
+        let window = flaky("w", 0, 250);
+        let at = |ms| t0 + Duration::from_millis(ms);
+        assert_eq!(ids.hit(&window, at(100)), (1, true));
+        assert_eq!(ids.hit(&window, at(349)), (2, true));
+        assert_eq!(ids.hit(&window, at(350)), (3, false));
+        // Neither key: it only counts.
+        assert_eq!(ids.hit(&flaky("n", 0, 0), t0), (1, false));
+    }
+
+    #[test]
+    fn flaky_ids_are_bounded_and_the_oldest_is_forgotten_first() {
+        let mut ids = FlakyIds::default();
+        let t0 = Instant::now();
+        for i in 0..MAX_FLAKY_IDS + 10 {
+            let f = flaky(&format!("id{i}"), 1, 0);
+            assert_eq!(ids.hit(&f, t0 + Duration::from_millis(i as u64)), (1, true));
+        }
+        assert_eq!(ids.ids.len(), MAX_FLAKY_IDS);
+        // The first ten were evicted: id0 starts afresh. The newest is remembered.
+        assert!(!ids.ids.contains_key("id5"));
+        let newest = format!("id{}", MAX_FLAKY_IDS + 9);
+        assert_eq!(ids.hit(&flaky(&newest, 1, 0), t0), (2, false));
+    }
+
+    #[test]
+    fn serves_a_flaky_id_that_fails_three_times_then_recovers() {
+        let server = TestServer::start().expect("start");
+        let statuses: Vec<u16> = (0..5)
+            .map(|_| get(server.addr(), "/flaky/srv?fail_first=3").0)
+            .collect();
+        assert_eq!(statuses, [503, 503, 503, 200, 200]);
+        let (status, body) = get(server.addr(), "/flaky/other?fail_first=1&status=429");
+        assert_eq!(status, 429);
+        assert_eq!(
+            String::from_utf8_lossy(&body),
+            "request 1 of id \"other\": fails\n"
+        );
+        assert_eq!(get(server.addr(), "/flaky/win?fail_for_ms=200").0, 503);
+        thread::sleep(Duration::from_millis(250));
+        assert_eq!(get(server.addr(), "/flaky/win?fail_for_ms=200").0, 200);
     }
 
     #[test]

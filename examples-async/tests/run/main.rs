@@ -16,6 +16,7 @@ mod distributed_14;
 mod event_loop_18;
 mod fetch_09;
 mod queues_06_08;
+mod retry_19;
 mod server_13;
 mod stream_20;
 mod sync_10_12;
