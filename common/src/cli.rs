@@ -37,14 +37,25 @@ fn report(error: &clap::Error) -> i32 {
     2
 }
 
-/// `error: <what is wrong> (try --help)`: clap's first line, without its styling.
+/// `error: <what is wrong> (try --help)`: clap's first line, without its styling. Where that line
+/// only announces a list (`error: the following required arguments were not provided:`), the
+/// indented items below it are joined onto it, so the one line still names what is missing.
 fn one_line(error: &clap::Error) -> String {
     let rendered = error.render().to_string();
-    let first = rendered
-        .lines()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or("error: invalid arguments");
-    format!("{first} (try --help)")
+    let mut lines = rendered.lines().skip_while(|l| l.trim().is_empty());
+    let mut line = lines
+        .next()
+        .unwrap_or("error: invalid arguments")
+        .trim_end()
+        .to_string();
+    if line.ends_with(':') {
+        let items: Vec<&str> = lines
+            .take_while(|l| l.starts_with(' ') && !l.trim().is_empty())
+            .map(str::trim)
+            .collect();
+        line = format!("{line} {}", items.join(", "));
+    }
+    format!("{line} (try --help)")
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -178,6 +189,19 @@ mod tests {
         assert!(!line.contains('\n'), "{line}");
         let line = one_line(&error_for(&["t", "--count", "x"]));
         assert!(line.contains("'x'") && line.contains("--count"), "{line}");
+    }
+
+    #[test]
+    fn a_missing_argument_is_named_on_the_one_line() {
+        #[derive(Parser, Debug)]
+        struct Needs {
+            #[arg(long)]
+            connect: String,
+        }
+        let error = Needs::try_parse_from(["t"]).expect_err("--connect is missing");
+        let line = one_line(&error);
+        assert!(line.contains("--connect"), "{line}");
+        assert!(!line.contains('\n'), "{line}");
     }
 
     #[test]

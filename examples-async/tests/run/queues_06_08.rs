@@ -9,12 +9,36 @@ fn data_sharing_queue_06_bounds_the_queue_and_lets_the_unbounded_one_grow() {
         .assert_no_panic()
         .assert_stdout_contains(&[
             "Summary",
-            "bounded (capacity 3): 10/10 items received, in order; largest queue 3 (capacity 3)",
-            "bounded (capacity 3): producer waited 5 times",
-            "unbounded: 10/10 items received, in order; largest queue 7 (no limit)",
+            "bounded (capacity 3): 10/10 items received, in order; largest queue ",
+            "unbounded: 10/10 items received, in order; largest queue ",
             "unbounded: producer waited 0 times",
             "(ideal 1030 ms each: the consumer sets the pace)",
         ]);
+    // This run is on the real clock: the exact figures (largest 3 vs 7, 5 waits) are proven on the
+    // paused clock in the file's tests; here, bounds that hold on a busy machine.
+    let figure = |prefix: &str, after: &str| -> usize {
+        let line = run
+            .stdout
+            .lines()
+            .find(|l| l.trim_start().starts_with(prefix) && l.contains(after))
+            .unwrap_or_else(|| panic!("no line {prefix:?} with {after:?}\n{}", run.stdout));
+        let rest = &line[line.find(after).expect("the figure") + after.len()..];
+        rest.split(' ')
+            .next()
+            .and_then(|n| n.parse().ok())
+            .expect("a number")
+    };
+    assert!(
+        figure("bounded (capacity 3):", "largest queue ") <= 3,
+        "{}",
+        run.stdout
+    );
+    assert!(
+        figure("bounded (capacity 3):", "producer waited ") >= 1,
+        "{}",
+        run.stdout
+    );
+    assert!(figure("unbounded:", "largest queue ") > 3, "{}", run.stdout);
     // Backpressure is visible in the log, and the queue is closed by dropping the sender.
     assert!(
         run.stdout
