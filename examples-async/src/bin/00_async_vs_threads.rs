@@ -24,8 +24,12 @@
 //!
 //! Every lane is recorded, not typed in: for threads the recorder wraps each burst and each wait;
 //! for tasks it wraps the future, and every `poll` becomes one segment on the thread that polled it.
-//! `--trace-json FILE` writes the same segments as Chrome trace-event JSON: open it in
-//! <https://ui.perfetto.dev> (or `chrome://tracing`) to zoom into them.
+//! A burst is a fixed amount of CPU work, measured once at start-up (not a spin until the clock says
+//! 30 ms), so a burst that shares its core with another runs longer and is drawn longer: the lanes
+//! never show more parallelism than the machine had. `--svg FILE` draws the four runs as one picture
+//! (a panel per way, a lane per thread, running / blocked / free in three colours, a time axis in
+//! ms; the README shows one). `--trace-json FILE` writes the same segments as Chrome trace-event
+//! JSON: open it in <https://ui.perfetto.dev> (or `chrome://tracing`) to zoom into them.
 //!
 //! Seed: "Asynchrony" > Asynchrony vs Multithreading (the four timelines), Challenges ("task
 //! switches are cheaper than thread switches"; the benchmarks in `examples-async/benches` measure
@@ -37,8 +41,9 @@
 //! `-- --trace-json timelines.json` (for Perfetto) or `-- --svg timelines.svg` (the four timelines
 //! as one picture, running / blocked / free in three colours: the README's `docs/timelines.svg`).
 //!
-//! The output will look similar to this (after the log lines; lanes vary a little from run to run,
-//! and IV with the number of cores and the machine's load):
+//! The output will look similar to this on an idle 2-core machine (after the log lines; lanes vary
+//! a little from run to run, and IV with the number of cores; on a busy machine every burst
+//! stretches, as the README's picture, taken during other builds, shows):
 //!
 //! ```text
 //! I. sequential, one thread: 607 ms
@@ -500,8 +505,8 @@ fn main() -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     //! I to IV run on the real clock, one test at a time: they assert the shape of the lanes (which
-    //! thread, what overlaps, in what order) and lower bounds from sleeps (a sleep never ends early),
-    //! which hold on a loaded machine. No upper bounds on real time: a loaded machine can stretch
+    //! thread, what overlaps, in what order) and lower bounds from sleeps (a sleep never ends early)
+    //! and bursts (fixed work never ends much early), which hold on a loaded machine. No upper bounds on real time: a loaded machine can stretch
     //! anything. III also runs on tokio's paused clock, where its timing and poll order are exact.
     use super::*;
     use common::timeline::{Kind, cross_thread_overlap, max_overlap, threads};
