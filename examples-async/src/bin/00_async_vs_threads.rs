@@ -585,6 +585,14 @@ mod tests {
     }
 
     #[test]
+    fn the_ideals_are_the_sum_the_longest_job_and_a_packed_single_thread() {
+        assert_eq!(sum_of_everything(), ms(600));
+        assert_eq!(ideal_with(JOBS.len()), ms(220), "the longest jobs, A and B");
+        // A 0-30, B 30-50, C 50-70; B 100-130, A 130-150, C 150-170; C 200-220, A 220-250, B 250-270.
+        assert_eq!(ideal_with(1), ms(270));
+    }
+
+    #[test]
     fn sequential_never_overlaps_and_runs_one_job_after_another() {
         let _turn = one_at_a_time();
         let run = sequential();
