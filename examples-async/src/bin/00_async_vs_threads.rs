@@ -506,8 +506,9 @@ fn main() -> anyhow::Result<()> {
 mod tests {
     //! I to IV run on the real clock, one test at a time: they assert the shape of the lanes (which
     //! thread, what overlaps, in what order) and lower bounds from sleeps (a sleep never ends early)
-    //! and bursts (fixed work never ends much early), which hold on a loaded machine. No upper bounds on real time: a loaded machine can stretch
-    //! anything. III also runs on tokio's paused clock, where its timing and poll order are exact.
+    //! and bursts (fixed work never ends much early), which hold on a loaded machine. No upper bounds
+    //! on real time: a loaded machine can stretch anything. III also runs on tokio's paused clock,
+    //! where its timing and poll order are exact.
     use super::*;
     use common::timeline::{Kind, cross_thread_overlap, max_overlap, threads};
 
