@@ -25,7 +25,9 @@
 //! tokio's paused clock (tests), where time moves only when every task waits and CPU work takes no time.
 //!
 //! [`write_chrome_trace`] writes the segments as Chrome trace-event JSON, which
-//! <https://ui.perfetto.dev> and `chrome://tracing` open: the same lanes, zoomable.
+//! <https://ui.perfetto.dev> and `chrome://tracing` open: the same lanes, zoomable. [`svg`] draws
+//! them as one picture (a panel per run, a lane per thread, running / blocked / free in three colours,
+//! a time axis in ms): what the README shows.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -351,6 +353,189 @@ pub fn write_chrome_trace(path: &Path, runs: &[(&str, &[Segment])]) -> io::Resul
     std::fs::write(path, json)
 }
 
+/// The three colours of [`svg`]: a job running, a job blocked holding its thread, a free thread.
+pub const SVG_COLOURS: [(&str, &str); 3] = [
+    ("running", "#1f77b4"),
+    ("blocked", "#ff7f0e"),
+    ("free", "#e4e4e4"),
+];
+
+/// The runs as one SVG picture, the text drawing of [`render`] at full resolution: a panel per run
+/// (its title above it), a lane per thread (in the order of [`threads`], named on the left), each
+/// segment a bar from its start to its end, running / blocked / free in the three [`SVG_COLOURS`],
+/// and a time axis in ms under each panel. Every panel shares one scale, so their lengths compare.
+///
+/// The structure is there for programs as well as eyes: each panel is a `<g class="panel">` with a
+/// `data-title`, each lane a `<g class="lane">` with a `data-thread`, each bar a `<rect>` of class
+/// `run`, `block` or `free` with a `<title>` (the tooltip: job, thread, from and to).
+pub fn svg(runs: &[(&str, &[Segment])], caption: &str) -> String {
+    use std::fmt::Write as _;
+    const WIDTH: f64 = 960.0;
+    const LABEL: f64 = 110.0;
+    const PLOT: f64 = WIDTH - LABEL - 30.0;
+    const LANE: f64 = 20.0;
+    const BAR: f64 = 14.0;
+    let colour = |name: &str| {
+        SVG_COLOURS
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, c)| *c)
+            .expect("one of the three colours")
+    };
+
+    // One scale for every panel: the longest run, rounded up to a whole tick.
+    let longest = runs
+        .iter()
+        .flat_map(|(_, segments)| segments.iter().map(|s| s.end))
+        .max()
+        .unwrap_or_default();
+    let longest_ms = longest.as_secs_f64() * 1000.0;
+    let tick = [
+        10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0, 5000.0, 10_000.0,
+    ]
+    .into_iter()
+    .find(|t| longest_ms / t <= 10.0)
+    .unwrap_or(longest_ms.max(1.0));
+    let axis_ms = ((longest_ms / tick).ceil() * tick).max(tick);
+    let x = |at: Duration| LABEL + at.as_secs_f64() * 1000.0 / axis_ms * PLOT;
+    let ms = |at: Duration| at.as_secs_f64() * 1000.0;
+
+    let mut body = String::new();
+    let mut y = 60.0;
+    for (title, segments) in runs {
+        let lanes = threads(segments);
+        let end = segments.iter().map(|s| s.end).max().unwrap_or_default();
+        let _ = writeln!(
+            body,
+            r#"<g class="panel" data-title="{t}"><text x="10" y="{ty}" font-weight="bold">{t}</text>"#,
+            t = escape(title),
+            ty = y + 14.0
+        );
+        y += 22.0;
+        for thread in &lanes {
+            let _ = write!(
+                body,
+                r#"<g class="lane" data-thread="{th}"><text x="{lx}" y="{ly}" text-anchor="end">{th}</text>"#,
+                th = escape(thread),
+                lx = LABEL - 6.0,
+                ly = y + BAR - 3.0
+            );
+            // The thread is free wherever nothing covers this background.
+            let _ = write!(
+                body,
+                r#"<rect class="free" x="{x0:.1}" y="{y}" width="{w:.1}" height="{BAR}" fill="{c}"><title>{th} free unless a bar covers it, 0-{e:.1} ms</title></rect>"#,
+                x0 = LABEL,
+                w = x(end) - LABEL,
+                c = colour("free"),
+                th = escape(thread),
+                e = ms(end)
+            );
+            for s in segments.iter().filter(|s| &s.thread == thread) {
+                let (class, name, text) = match s.kind {
+                    Kind::Run => ("run", "running", "#ffffff"),
+                    Kind::Block => ("block", "blocked", "#000000"),
+                };
+                let (x0, x1) = (x(s.start), x(s.end));
+                let _ = write!(
+                    body,
+                    r##"<rect class="{class}" data-job="{job}" x="{x0:.1}" y="{y}" width="{w:.1}" height="{BAR}" fill="{c}" stroke="#ffffff" stroke-width="0.5"><title>{job} {name} on {th}, {from:.1}-{to:.1} ms</title></rect>"##,
+                    job = escape(&s.job.to_string()),
+                    w = (x1 - x0).max(0.5),
+                    c = colour(name),
+                    th = escape(thread),
+                    from = ms(s.start),
+                    to = ms(s.end)
+                );
+                // The job's letter where the bar is wide enough to hold it.
+                if x1 - x0 >= 9.0 {
+                    let _ = write!(
+                        body,
+                        r#"<text x="{cx:.1}" y="{ty}" text-anchor="middle" font-size="10" fill="{text}">{job}</text>"#,
+                        cx = (x0 + x1) / 2.0,
+                        ty = y + BAR - 3.0,
+                        job = escape(&s.job.to_string())
+                    );
+                }
+            }
+            body.push_str("</g>\n");
+            y += LANE;
+        }
+        // The time axis: a line and a labelled tick every `tick` ms.
+        let _ = write!(
+            body,
+            r##"<g class="axis"><line x1="{LABEL}" y1="{y}" x2="{x2}" y2="{y}" stroke="#555555"/>"##,
+            x2 = LABEL + PLOT
+        );
+        let mut at = 0.0;
+        while at <= axis_ms + 1e-9 {
+            let tx = LABEL + at / axis_ms * PLOT;
+            let _ = write!(
+                body,
+                r##"<line x1="{tx:.1}" y1="{y}" x2="{tx:.1}" y2="{y2}" stroke="#555555"/><text x="{tx:.1}" y="{y3}" text-anchor="middle" font-size="10">{at} ms</text>"##,
+                y2 = y + 4.0,
+                y3 = y + 15.0
+            );
+            at += tick;
+        }
+        body.push_str("</g></g>\n");
+        y += 30.0;
+    }
+
+    let mut legend = String::new();
+    let mut lx = 10.0;
+    for (name, c) in SVG_COLOURS {
+        let label = match name {
+            "running" => "running (a CPU burst, or a poll)",
+            "blocked" => "blocked, holding its thread",
+            _ => "thread free",
+        };
+        let _ = write!(
+            legend,
+            r#"<rect x="{lx}" y="34" width="14" height="12" fill="{c}"/><text x="{tx}" y="44">{label}</text>"#,
+            tx = lx + 18.0
+        );
+        lx += 250.0;
+    }
+    format!(
+        concat!(
+            r#"<?xml version="1.0" encoding="UTF-8"?>"#,
+            "\n",
+            r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" font-family="sans-serif" font-size="12">"#,
+            "\n",
+            r##"<rect width="100%" height="100%" fill="#ffffff"/>"##,
+            "\n",
+            r#"<text x="10" y="20" font-size="14" font-weight="bold">{caption}</text>"#,
+            "\n{legend}\n{body}</svg>\n"
+        ),
+        w = WIDTH,
+        h = y,
+        caption = escape(caption),
+        legend = legend,
+        body = body
+    )
+}
+
+/// Writes [`svg`] of `runs` to `path`.
+pub fn write_svg(path: &Path, runs: &[(&str, &[Segment])], caption: &str) -> io::Result<()> {
+    std::fs::write(path, svg(runs, caption))
+}
+
+/// Text made safe for XML content and attribute values.
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -552,5 +737,48 @@ mod tests {
         let _ = std::fs::remove_file(&path);
         let value: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
         assert_eq!(value, chrome_trace(&[("run", &segments)]));
+    }
+
+    #[test]
+    fn svg_has_a_panel_per_run_a_lane_per_thread_and_a_bar_per_segment() {
+        let one = [
+            seg('A', Kind::Run, "main", 0, 30),
+            seg('A', Kind::Block, "main", 30, 110),
+        ];
+        let two = [
+            seg('A', Kind::Run, "job-A", 0, 30),
+            seg('B', Kind::Run, "job-B", 0, 20),
+            seg('B', Kind::Block, "job-B", 20, 70),
+        ];
+        let picture = svg(&[("I <one> & only", &one), ("II", &two)], "caption 'x'");
+        assert!(picture.starts_with("<?xml"), "{picture}");
+        assert_eq!(picture.matches(r#"<g class="panel""#).count(), 2);
+        assert_eq!(picture.matches(r#"<g class="lane""#).count(), 3);
+        assert!(picture.contains(r#"data-thread="job-B""#));
+        assert_eq!(picture.matches(r#"<rect class="run""#).count(), 3);
+        assert_eq!(picture.matches(r#"<rect class="block""#).count(), 2);
+        assert_eq!(picture.matches(r#"<rect class="free""#).count(), 3);
+        // Titles and captions are escaped, so a thread or a title cannot break the XML.
+        assert!(picture.contains("I &lt;one&gt; &amp; only"), "{picture}");
+        assert!(picture.contains("caption &apos;x&apos;"));
+        assert!(!picture.contains("<one>"));
+        // One scale for both panels: 110 ms rounds up to 120 on a 20 ms tick.
+        assert!(picture.contains(">120 ms</text>"), "{picture}");
+        assert!(!picture.contains(">140 ms</text>"));
+    }
+
+    #[test]
+    fn svg_bars_are_as_long_as_their_segments() {
+        // The plot is 820 px wide for the 100 ms axis: 8.2 px per ms.
+        let segments = [
+            seg('A', Kind::Run, "t", 0, 50),
+            seg('B', Kind::Run, "t", 50, 100),
+        ];
+        let picture = svg(&[("run", &segments)], "");
+        assert!(
+            picture.contains(r#"data-job="A" x="110.0" y="82" width="410.0""#),
+            "{picture}"
+        );
+        assert!(picture.contains(r#"data-job="B" x="520.0" y="82" width="410.0""#));
     }
 }

@@ -10,7 +10,9 @@
 //!   `common::cli::convention_breaches`; it lives there because only a package's own tests are sure
 //!   to find its binaries built);
 //! - every binary has a README row that links to it;
-//! - every link in the README to a file of the workspace points at something that exists.
+//! - every link in the README to a file of the workspace points at something that exists;
+//! - the README's map of the chapter's challenges and best practices has a row for each of the six
+//!   challenges and fourteen best practices, and every file it names exists.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -341,6 +343,104 @@ fn every_readme_link_into_the_workspace_exists() {
         broken.is_empty(),
         "README links to missing files: {broken:?}"
     );
+}
+
+/// The heading of the README section that maps the chapter's challenges and best practices.
+const MAP_HEADING: &str = "## The chapter's challenges and best practices, mapped";
+
+/// The text of the README section under `heading`, up to the next `## ` heading.
+fn section<'a>(markdown: &'a str, heading: &str) -> Option<&'a str> {
+    let start = markdown.find(&format!("{heading}\n"))? + heading.len();
+    let rest = &markdown[start..];
+    Some(rest.find("\n## ").map_or(rest, |end| &rest[..end]))
+}
+
+/// The workspace paths a piece of markdown names: relative link targets, and code spans that look
+/// like a path (a `/`, no spaces, no `::`, not a URL or a flag), such as `examples-async/src/bin/x.rs`.
+fn named_paths(markdown: &str) -> Vec<String> {
+    let mut paths = relative_links(markdown);
+    paths.extend(
+        markdown
+            .split('`')
+            .skip(1)
+            .step_by(2)
+            .filter(|span| {
+                span.contains('/')
+                    && !span.contains(char::is_whitespace)
+                    && !span.contains("::")
+                    && !span.contains("://")
+                    && !span.starts_with('-')
+            })
+            .map(str::to_string),
+    );
+    paths
+}
+
+#[test]
+fn the_map_of_challenges_and_best_practices_names_only_files_that_exist() {
+    let readme = readme();
+    let map =
+        section(&readme, MAP_HEADING).unwrap_or_else(|| panic!("no {MAP_HEADING:?} in README.md"));
+    // One table row per challenge and per best practice, by the first cell: 1-6, then the chapter's
+    // bullets per language (C++ 5, Python 5, JavaScript 4).
+    let rows: Vec<(&str, &str)> = map
+        .lines()
+        .filter(|l| l.starts_with("| "))
+        .filter_map(|l| {
+            let first = l.split('|').nth(1)?.trim();
+            let counted = ["1", "2", "3", "4", "5", "6"].contains(&first)
+                || ["C++ ", "Python ", "JavaScript "]
+                    .iter()
+                    .any(|lang| first.starts_with(lang));
+            counted.then_some((first, l))
+        })
+        .collect();
+    let count = |prefix: &str| {
+        rows.iter()
+            .filter(|(first, _)| first.starts_with(prefix))
+            .count()
+    };
+    let challenges = rows.iter().filter(|(first, _)| first.len() == 1).count();
+    assert_eq!(
+        (
+            challenges,
+            count("C++ "),
+            count("Python "),
+            count("JavaScript ")
+        ),
+        (6, 5, 5, 4),
+        "rows: {:?}",
+        rows.iter().map(|(first, _)| first).collect::<Vec<_>>()
+    );
+    let mut problems = Vec::new();
+    for (first, row) in &rows {
+        let paths = named_paths(row);
+        if paths.is_empty() {
+            problems.push(format!("row {first} names no file"));
+        }
+        for path in paths {
+            if !root().join(&path).exists() {
+                problems.push(format!("row {first}: {path} does not exist"));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{problems:#?}");
+}
+
+#[test]
+fn the_map_check_finds_paths_and_sections() {
+    let text = "## A\nsee `examples-async/src/bin/x.rs`, `tokio::sync::Mutex`, `--svg`, `a b/c`, \
+                [y](common/y.rs) and <https://e.org/z>\n## B\n`not/here.rs`\n";
+    let a = section(text, "## A").expect("section A");
+    assert_eq!(
+        named_paths(a),
+        ["common/y.rs", "examples-async/src/bin/x.rs"]
+    );
+    assert_eq!(
+        section(text, "## B").map(named_paths),
+        Some(vec!["not/here.rs".to_string()])
+    );
+    assert!(section(text, "## C").is_none());
 }
 
 #[test]

@@ -24,8 +24,12 @@
 //!
 //! Every lane is recorded, not typed in: for threads the recorder wraps each burst and each wait;
 //! for tasks it wraps the future, and every `poll` becomes one segment on the thread that polled it.
-//! `--trace-json FILE` writes the same segments as Chrome trace-event JSON: open it in
-//! <https://ui.perfetto.dev> (or `chrome://tracing`) to zoom into them.
+//! A burst is a fixed amount of CPU work, measured once at start-up (not a spin until the clock says
+//! 30 ms), so a burst that shares its core with another runs longer and is drawn longer: the lanes
+//! never show more parallelism than the machine had. `--svg FILE` draws the four runs as one picture
+//! (a panel per way, a lane per thread, running / blocked / free in three colours, a time axis in
+//! ms; the README shows one). `--trace-json FILE` writes the same segments as Chrome trace-event
+//! JSON: open it in <https://ui.perfetto.dev> (or `chrome://tracing`) to zoom into them.
 //!
 //! Seed: "Asynchrony" > Asynchrony vs Multithreading (the four timelines), Challenges ("task
 //! switches are cheaper than thread switches"; the benchmarks in `examples-async/benches` measure
@@ -34,10 +38,12 @@
 //! This example has no threads twin: it *is* the comparison (I and II are the threads side).
 //!
 //! Run: `cargo run -p examples-async --bin 00_async_vs_threads` (about 1.5 s), or with
-//! `-- --trace-json timelines.json`.
+//! `-- --trace-json timelines.json` (for Perfetto) or `-- --svg timelines.svg` (the four timelines
+//! as one picture, running / blocked / free in three colours: the README's `docs/timelines.svg`).
 //!
-//! The output will look similar to this (after the log lines; lanes vary a little from run to run,
-//! and IV with the number of cores and the machine's load):
+//! The output will look similar to this on an idle 2-core machine (after the log lines; lanes vary
+//! a little from run to run, and IV with the number of cores; on a busy machine every burst
+//! stretches, as the README's picture, taken during other builds, shows):
 //!
 //! ```text
 //! I. sequential, one thread: 607 ms
@@ -120,17 +126,58 @@ struct Run {
     took: Duration,
 }
 
-/// A CPU burst: keeps this thread busy for `length` of wall-clock time.
+/// A CPU burst: a fixed amount of arithmetic, worth `length` of CPU time on this machine.
 ///
-/// It spins on the clock rather than doing a fixed amount of arithmetic so that the lanes have the
-/// same shape on any machine: on a loaded one, fixed work would stretch and the drawing with it.
-/// (The price: a preempted burst still "ends on time". For CPU work of a fixed size, see
-/// 05_run_heavy_functions.)
+/// Fixed work, not a spin on the wall clock, so that a drawing never shows parallelism the machine
+/// did not have: a burst that loses its core (three job threads on two cores, a busy machine) takes
+/// longer, and its bar on the drawing grows with it. A spin "until 30 ms have passed" would end on
+/// time even if it ran for only half of them, and two such bursts would look parallel on one core.
+/// The amount of work per millisecond is measured once, in [`work_per_ms`].
 fn burn(length: Duration) {
-    let start = std::time::Instant::now();
-    while start.elapsed() < length {
-        std::hint::spin_loop();
+    let units = (work_per_ms() * length.as_secs_f64() * 1000.0).round() as u64;
+    work(units);
+}
+
+/// `units` steps of a xorshift generator: cheap, branch-free, and kept by `black_box` from being
+/// folded away by the optimiser, so the same count costs the same CPU time in every build.
+fn work(units: u64) -> u64 {
+    let mut x = 0x9E37_79B9_7F4A_7C15_u64;
+    for _ in 0..units {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x = std::hint::black_box(x);
     }
+    x
+}
+
+/// Units of [`work`] per millisecond of CPU on this machine, measured on first use and kept.
+///
+/// The fastest of many short trials (about 0.2 ms each): a trial that was preempted or shared its
+/// core comes out slow, and at least one of 50 runs undisturbed even on a busy machine, so the
+/// figure is the speed of a core of our own. Bursts made from it are never shorter than their
+/// nominal length, only longer when the core is shared. Measured with `std::time::Instant`, not
+/// tokio's clock: on the paused clock of the tests, tokio's would not move.
+fn work_per_ms() -> f64 {
+    static RATE: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
+    *RATE.get_or_init(|| {
+        // Grow a trial until it lasts long enough for the clock to resolve it well.
+        let mut units = 1_000u64;
+        let trial = |units: u64| {
+            let start = std::time::Instant::now();
+            work(units);
+            start.elapsed()
+        };
+        while trial(units) < Duration::from_micros(200) {
+            units *= 2;
+        }
+        let fastest = (0..50)
+            .map(|_| trial(units))
+            .min()
+            .expect("50 trials")
+            .max(Duration::from_nanos(1));
+        units as f64 / (fastest.as_secs_f64() * 1000.0)
+    })
 }
 
 /// A job with blocking calls: `thread::sleep` holds the thread for the whole wait.
@@ -290,12 +337,43 @@ struct Args {
     /// Also write every recorded segment as Chrome trace-event JSON (open it in ui.perfetto.dev).
     #[arg(long, value_name = "FILE")]
     trace_json: Option<PathBuf>,
+    /// Also draw the four timelines as one SVG picture (a panel per way, a lane per thread).
+    #[arg(long, value_name = "FILE")]
+    svg: Option<PathBuf>,
+}
+
+/// An output file named on the command line, opened before the runs: a path that cannot be written
+/// is reported at once, on one line, not after a second and a half of work (nor as a backtrace).
+fn create_or_exit(flag: &str, path: &std::path::Path) -> std::fs::File {
+    std::fs::File::create(path).unwrap_or_else(|e| {
+        eprintln!("error: {flag} {}: {e}", path.display());
+        std::process::exit(1)
+    })
+}
+
+/// Writes `text` to an output file opened by [`create_or_exit`]; a failure (a full disk) is one line.
+fn write_or_exit(mut file: std::fs::File, flag: &str, path: &std::path::Path, text: &str) {
+    use std::io::Write as _;
+    if let Err(e) = file.write_all(text.as_bytes()).and_then(|()| file.flush()) {
+        eprintln!("error: {flag} {}: {e}", path.display());
+        std::process::exit(1)
+    }
 }
 
 // No `#[tokio::main]`: I and II need no runtime, and III and IV each build the runtime they are about.
 fn main() -> anyhow::Result<()> {
     let args: Args = common::parse_args();
     init_logging();
+    let trace_file = args
+        .trace_json
+        .as_deref()
+        .map(|p| (p, create_or_exit("--trace-json", p)));
+    let svg_file = args.svg.as_deref().map(|p| (p, create_or_exit("--svg", p)));
+    // Measure the speed of a core once, before anything runs beside it (see `burn`).
+    info!(
+        "a burst is fixed work: {:.0} units per ms of CPU, measured once",
+        work_per_ms()
+    );
     // One worker per core, as `#[tokio::main]` would start (the number is printed with IV).
     let workers = thread::available_parallelism().map_or(1, |n| n.get());
 
@@ -339,17 +417,40 @@ fn main() -> anyhow::Result<()> {
         "  IV   tasks run on whichever worker is free: they interleave, may overlap, may resume elsewhere"
     );
 
-    if let Some(path) = &args.trace_json {
+    if let Some((path, file)) = trace_file {
         let traced: Vec<(&str, &[Segment])> = runs
             .iter()
             .map(|(t, r)| (*t, r.segments.as_slice()))
             .collect();
-        timeline::write_chrome_trace(path, &traced)
-            .with_context(|| format!("could not write {}", path.display()))?;
+        let json = serde_json::to_string_pretty(&timeline::chrome_trace(&traced))
+            .context("a trace is plain JSON")?;
+        write_or_exit(file, "--trace-json", path, &json);
         info!(
             "wrote {} (open it in https://ui.perfetto.dev)",
             path.display()
         );
+    }
+    if let Some((path, file)) = svg_file {
+        // Each panel titled with its way and its measured time, as the text drawing above.
+        let titles: Vec<String> = runs
+            .iter()
+            .map(|(t, r)| format!("{t}: {}", fmt_duration(r.took)))
+            .collect();
+        let panels: Vec<(&str, &[Segment])> = titles
+            .iter()
+            .zip(&runs)
+            .map(|(t, (_, r))| (t.as_str(), r.segments.as_slice()))
+            .collect();
+        let build = if cfg!(debug_assertions) {
+            "debug"
+        } else {
+            "release"
+        };
+        let caption = format!(
+            "00_async_vs_threads: the four timelines of one real run ({workers} CPUs, {build} build)"
+        );
+        write_or_exit(file, "--svg", path, &timeline::svg(&panels, &caption));
+        info!("wrote {} (open it in a browser)", path.display());
     }
 
     let sum = sum_of_everything();
@@ -404,9 +505,10 @@ fn main() -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     //! I to IV run on the real clock, one test at a time: they assert the shape of the lanes (which
-    //! thread, what overlaps, in what order) and lower bounds from sleeps (a sleep never ends early),
-    //! which hold on a loaded machine. No upper bounds on real time: a loaded machine can stretch
-    //! anything. III also runs on tokio's paused clock, where its timing and poll order are exact.
+    //! thread, what overlaps, in what order) and lower bounds from sleeps (a sleep never ends early)
+    //! and bursts (fixed work never ends much early), which hold on a loaded machine. No upper bounds
+    //! on real time: a loaded machine can stretch anything. III also runs on tokio's paused clock,
+    //! where its timing and poll order are exact.
     use super::*;
     use common::timeline::{Kind, cross_thread_overlap, max_overlap, threads};
 
@@ -427,6 +529,60 @@ mod tests {
         let mut order: Vec<char> = segments.iter().map(|s| s.job).collect();
         order.dedup();
         order.into_iter().collect()
+    }
+
+    /// What a real run of `job` cannot beat: its waits in full (a sleep never ends early) and half
+    /// its bursts (a burst is calibrated on the fastest of 50 trials, so it is not shorter than its
+    /// length unless the core got faster since; half leaves room for that, and no more).
+    fn floor(job: &Job) -> Duration {
+        job.waits.iter().sum::<Duration>() + job.bursts.iter().sum::<Duration>() / 2
+    }
+
+    #[test]
+    fn a_burst_is_fixed_work_so_it_takes_longer_without_a_core_of_its_own() {
+        let _turn = one_at_a_time();
+        let length = ms(100);
+        work_per_ms(); // calibrated before anything is timed
+        let (_, alone) = time(|| burn(length));
+        assert!(alone >= length / 2, "one burst alone: {alone:?}");
+        // Four bursts per core at once: each gets about a quarter of a core, so fixed work takes
+        // about four times as long and still uses its full length of CPU. A spin on the wall clock
+        // would stop after 100 ms of wall time having run for a quarter of it: on a drawing, four
+        // times the parallelism the machine has. Each thread reports its burst's wall time and its
+        // own CPU time (from /proc, in 10 ms ticks; `None` elsewhere).
+        let cores = thread::available_parallelism().map_or(1, |n| n.get());
+        let bursts: Vec<(Duration, Option<Duration>)> = thread::scope(|scope| {
+            let handles: Vec<_> = (0..4 * cores)
+                .map(|_| {
+                    scope.spawn(|| {
+                        let tid = common::timing::current_tid();
+                        let cpu = || tid.as_deref().and_then(common::timing::thread_cpu_time);
+                        let before = cpu();
+                        let (_, wall) = time(|| burn(length));
+                        let used = cpu().zip(before).map(|(after, before)| after - before);
+                        (wall, used)
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("a burst does not panic"))
+                .collect()
+        });
+        let mean = bursts.iter().map(|(wall, _)| *wall).sum::<Duration>() / bursts.len() as u32;
+        assert!(
+            mean >= length * 2,
+            "{} bursts on {cores} cores took {mean:?} on average: {bursts:?}",
+            bursts.len()
+        );
+        for (wall, cpu) in &bursts {
+            if let Some(cpu) = cpu {
+                assert!(
+                    *cpu >= length / 2,
+                    "a burst of {wall:?} ran for only {cpu:?} of CPU: {bursts:?}"
+                );
+            }
+        }
     }
 
     #[test]
@@ -452,7 +608,8 @@ mod tests {
                 .count(),
             6
         );
-        assert!(run.took >= sum_of_everything(), "{:?}", run.took);
+        let floor: Duration = JOBS.iter().map(floor).sum();
+        assert!(run.took >= floor, "{:?} < {floor:?}", run.took);
     }
 
     #[test]
@@ -477,9 +634,10 @@ mod tests {
             .collect();
         assert!(max_overlap(&sleeps) >= 2, "{sleeps:?}");
         assert!(cross_thread_overlap(&sleeps) > Duration::ZERO);
-        // No bound on the total from above: on a busy 2-core machine three spinning threads queue
-        // for a core, and a run of II has been seen to take longer than the 600 ms of I.
-        assert!(run.took >= ideal_with(JOBS.len()), "{:?}", run.took);
+        // No bound on the total from above: on a busy 2-core machine three threads of fixed work
+        // queue for a core, and a run of II has been seen to take longer than the 600 ms of I.
+        let floor = JOBS.iter().map(floor).max().expect("three jobs");
+        assert!(run.took >= floor, "{:?} < {floor:?}", run.took);
     }
 
     #[test]
@@ -522,10 +680,11 @@ mod tests {
     fn async_on_the_multi_thread_runtime_polls_on_two_workers_at_once() {
         let _turn = one_at_a_time();
         // The proof of parallelism: polls on two different workers in progress at the same moment.
-        // A runtime with one thread can never show it (its overlap is exactly zero). The bursts spin
-        // on the wall clock, so a preempted worker still overlaps in time; the threshold is a few
-        // ms of the 20-30 ms bursts. One witness is enough, so a run where the runtime queued every
-        // task on one worker (it may, see IV's notes) gets two more tries.
+        // A runtime with one thread can never show it (its overlap is exactly zero). "In progress"
+        // is wall time: on a machine without a free core the two polls share one and both stretch
+        // (the bursts are fixed work), which the drawing shows as longer bars, still overlapping.
+        // The threshold is a few ms of the 20-30 ms bursts. One witness is enough, so a run where
+        // the runtime queued every task on one worker (it may, see IV's notes) gets two more tries.
         let mut overlaps = Vec::new();
         for _ in 0..3 {
             let run = async_multi_thread(2).expect("runtime builds");
@@ -535,7 +694,8 @@ mod tests {
                 run.segments
             );
             assert_eq!(run.segments.len(), 9, "three polls per job");
-            assert!(run.took >= ideal_with(JOBS.len()), "{:?}", run.took);
+            let floor = JOBS.iter().map(floor).max().expect("three jobs");
+            assert!(run.took >= floor, "{:?} < {floor:?}", run.took);
             let overlap = cross_thread_overlap(&run.segments);
             if overlap >= ms(5) {
                 assert_eq!(threads(&run.segments).len(), 2, "{:?}", run.segments);
