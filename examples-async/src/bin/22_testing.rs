@@ -130,8 +130,7 @@ impl PriceCache {
         // dropped at the `.await` below (cancelled): code written after the `.await` would not run.
         let _loading = InFlight::start(&self.in_flight);
         let price = load_price(key).await;
-        self.lock()
-            .insert(key.to_string(), (price, Instant::now()));
+        self.lock().insert(key.to_string(), (price, Instant::now()));
         (price, Outcome::Miss)
     }
 
@@ -154,7 +153,11 @@ fn price_of(key: &str) -> u32 {
         "EUR" => 108,
         "USD" => 100,
         "GBP" => 127,
-        _ => key.bytes().fold(7u32, |a, b| a.wrapping_mul(31) ^ u32::from(b)) % 1000,
+        _ => {
+            key.bytes()
+                .fold(7u32, |a, b| a.wrapping_mul(31) ^ u32::from(b))
+                % 1000
+        }
     }
 }
 
@@ -361,7 +364,11 @@ mod tests {
         assert_eq!(run.outcomes, EXPECTED);
         assert_eq!(run.elapsed, IDEAL);
         assert_eq!(cache.in_flight.load(Ordering::SeqCst), 0);
-        assert!(wall.elapsed() < Duration::from_secs(1), "{:?}", wall.elapsed());
+        assert!(
+            wall.elapsed() < Duration::from_secs(1),
+            "{:?}",
+            wall.elapsed()
+        );
     }
 
     /// `advance` moves the paused clock by hand: the entry is fresh 1 ms before its TTL and stale
@@ -416,9 +423,20 @@ mod tests {
         let start = Instant::now();
         let answer = tokio::time::timeout(Duration::from_secs(10), ping(addr)).await;
         assert!(answer.is_err(), "the timeout fired: {answer:?}");
-        assert_eq!(start.elapsed(), Duration::from_secs(10), "10 s of paused time");
-        assert!(!answered.load(Ordering::SeqCst), "before the server answered");
-        assert!(wall.elapsed() < Duration::from_secs(2), "{:?}", wall.elapsed());
+        assert_eq!(
+            start.elapsed(),
+            Duration::from_secs(10),
+            "10 s of paused time"
+        );
+        assert!(
+            !answered.load(Ordering::SeqCst),
+            "before the server answered"
+        );
+        assert!(
+            wall.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            wall.elapsed()
+        );
     }
 
     /// How to avoid it: let the clock run (`time::resume()`) before real I/O, or test real I/O

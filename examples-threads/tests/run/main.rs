@@ -19,3 +19,4 @@ mod queues_06_08;
 mod server_13;
 mod sync_10_12;
 mod tasks_02_03;
+mod testing_22;
