@@ -469,6 +469,14 @@ mod tests {
         assert_eq!(assert_ready!(hit.poll()), (100, Outcome::Hit));
     }
 
+    /// A handler that waits for more input than the script holds would wait for ever; on the
+    /// paused clock this deadline fires at once instead, and the test fails rather than hangs.
+    async fn within_a_minute<T>(session: impl Future<Output = T>) -> T {
+        tokio::time::timeout(Duration::from_secs(60), session)
+            .await
+            .expect("the session ended (it did not wait for input the script never sends)")
+    }
+
     /// The handler without sockets: `io::Builder` scripts the peer, byte for byte. Every read is
     /// what the peer sends, every write what it expects back; a wrong byte fails the test.
     #[tokio::test(start_paused = true)]
@@ -485,7 +493,9 @@ mod tests {
             .read(b"QUIT\n")
             .write(b"BYE\n")
             .build();
-        serve(peer, &cache).await.expect("the session ends cleanly");
+        within_a_minute(serve(peer, &cache))
+            .await
+            .expect("the session ends cleanly");
     }
 
     #[tokio::test(start_paused = true)]
@@ -495,7 +505,9 @@ mod tests {
             .read(&[b'x'; MAX_LINE + 1])
             .write(b"ERROR line too long\n")
             .build();
-        serve(peer, &cache).await.expect("ends cleanly");
+        within_a_minute(serve(peer, &cache))
+            .await
+            .expect("ends cleanly");
     }
 
     /// Cancellation: a miss dropped while its load is pending (as a `timeout` or a `select!` would

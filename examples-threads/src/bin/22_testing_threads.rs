@@ -212,7 +212,11 @@ fn forced_handover_correct() -> anyhow::Result<Handover> {
         info!("correct semaphore: the waiter is between its check and its sleep; releasing now");
         let released = Instant::now();
         drop(held);
-        let entered = entered_rx.recv()?;
+        // The same patience as for the buggy one: were this semaphore broken, `main` would nudge
+        // it (and say so) rather than hang.
+        let (entered, nudged) = wait_for_entry(&entered_rx, "correct semaphore", || {
+            semaphore.permit_returned.notify_all()
+        })?;
         let woken_after = entered.saturating_duration_since(released);
         info!(
             "correct semaphore: in, {} after the release",
@@ -220,7 +224,7 @@ fn forced_handover_correct() -> anyhow::Result<Handover> {
         );
         Ok(Handover {
             woken_after,
-            nudged: false,
+            nudged,
         })
     })
 }
@@ -256,18 +260,8 @@ fn forced_handover_lost_wakeup() -> anyhow::Result<Handover> {
         let released = Instant::now();
         drop(held);
         at_the_gap.wait();
-        let (entered, nudged) = match entered_rx.recv_timeout(PATIENCE) {
-            Ok(entered) => (entered, false),
-            Err(_) => {
-                warn!(
-                    "lost-wake-up semaphore: the waiter still sleeps {} after the release, with a \
-                     permit free: nudging it",
-                    fmt_duration(PATIENCE)
-                );
-                semaphore.nudge();
-                (entered_rx.recv()?, true)
-            }
-        };
+        let (entered, nudged) =
+            wait_for_entry(&entered_rx, "lost-wake-up semaphore", || semaphore.nudge())?;
         let woken_after = entered.saturating_duration_since(released);
         info!(
             "lost-wake-up semaphore: in, {} after the release",
@@ -278,6 +272,27 @@ fn forced_handover_lost_wakeup() -> anyhow::Result<Handover> {
             nudged,
         })
     })
+}
+
+/// Waits for the waiter to get in; if it still sleeps after `PATIENCE` (its wake-up was lost),
+/// says so and `nudge`s the condvar. Returns when it got in and whether it needed the nudge.
+fn wait_for_entry(
+    entered: &mpsc::Receiver<Instant>,
+    which: &str,
+    nudge: impl Fn(),
+) -> anyhow::Result<(Instant, bool)> {
+    match entered.recv_timeout(PATIENCE) {
+        Ok(at) => Ok((at, false)),
+        Err(_) => {
+            warn!(
+                "{which}: the waiter still sleeps {} after the release, with a permit free: \
+                 nudging it",
+                fmt_duration(PATIENCE)
+            );
+            nudge();
+            Ok((entered.recv()?, true))
+        }
+    }
 }
 
 /// `--help` text: what the example demonstrates.
@@ -414,10 +429,35 @@ mod loom_checks {
     }
 
     /// The same check on the buggy semaphore must fail: loom finds the schedule where the release
-    /// falls between the check and the sleep, and reports the waiter that never wakes.
+    /// falls between the check and the sleep, and reports the waiter that never wakes ("deadlock").
+    /// loom reports it by panicking, then aborts the process while it unwinds the threads it stopped
+    /// (a second panic inside its own runtime), so no `#[should_panic]` or `catch_unwind` can see
+    /// it: the model runs in a child process of this very test binary, and its failure is checked.
     #[test]
-    #[should_panic(expected = "deadlock")]
     fn loom_catches_the_lost_wakeup() {
+        let exe = std::env::current_exe().expect("the test binary knows its path");
+        let child = std::process::Command::new(exe)
+            .args([
+                "loom_checks::lost_wakeup_model",
+                "--exact",
+                "--ignored",
+                "--nocapture",
+            ])
+            .env("RUST_BACKTRACE", "0")
+            .output()
+            .expect("the test binary runs");
+        let stderr = String::from_utf8_lossy(&child.stderr);
+        assert!(
+            !child.status.success(),
+            "loom passed the buggy semaphore: {stderr}"
+        );
+        assert!(stderr.contains("deadlock; threads"), "{stderr}");
+    }
+
+    /// The model `loom_catches_the_lost_wakeup` runs in a child process: two threads, one permit.
+    #[test]
+    #[ignore = "run (and expected to fail) by loom_catches_the_lost_wakeup, in a child process"]
+    fn lost_wakeup_model() {
         loom::model(|| {
             let semaphore = Arc::new(LostWakeupSemaphore::new(1));
             let other = {
