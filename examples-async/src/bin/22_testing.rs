@@ -34,18 +34,21 @@
 //! The output will look similar to this:
 //!
 //! ```text
-//!   0.000s  INFO [main] --- the session on the real clock ---
-//!   0.201s  INFO [main] GET EUR at 0 ms -> VALUE EUR 108 MISS (answered after 201 ms)
-//!   0.201s  INFO [main] GET EUR at 201 ms -> VALUE EUR 108 HIT (answered after 0.04 ms)
+//!   0.007s  INFO [main] --- the session on the real clock ---
+//!   0.211s  INFO [main] GET EUR at 1.29 ms -> VALUE EUR 108 MISS (answered after 202 ms)
+//!   0.212s  INFO [main] GET EUR at 204 ms -> VALUE EUR 108 HIT (answered after 0.09 ms)
+//!   0.414s  INFO [main] GET USD at 206 ms -> VALUE USD 100 MISS (answered after 201 ms)
+//!   1.016s  INFO [main] GET EUR at 807 ms -> VALUE EUR 108 MISS (answered after 201 ms)
 //!   ...
-//!   1.303s  INFO [main] --- the same session on a paused clock ---
-//!   1.303s  INFO [main] GET EUR at 0 ms -> VALUE EUR 108 MISS (answered after 200 ms)
+//!   1.325s  INFO [main] --- the same session on a paused clock ---
+//!   1.325s  INFO [main] GET EUR at 0.00 ms -> VALUE EUR 108 MISS (answered after 200 ms)
+//!   1.325s  INFO [main] GET EUR at 200 ms -> VALUE EUR 108 HIT (answered after 0.00 ms)
 //!   ...
 //!
 //! Summary
-//!   real clock:   MISS HIT MISS MISS MISS HIT HIT: 4 misses, 3 hits; 1303 ms of scenario time (ideal 1300 ms) in 1303 ms of wall time
-//!   paused clock: MISS HIT MISS MISS MISS HIT HIT: 4 misses, 3 hits; 1300 ms of scenario time (ideal 1300 ms) in 1.21 ms of wall time
-//!   same outcomes on both clocks: yes; the paused run took 1077x less wall time
+//!   real clock:   MISS HIT MISS MISS MISS HIT HIT: 4 misses, 3 hits; 1317 ms of scenario time (ideal 1300 ms) in 1317 ms of wall time
+//!   paused clock: MISS HIT MISS MISS MISS HIT HIT: 4 misses, 3 hits; 1300 ms of scenario time (ideal 1300 ms) in 0.64 ms of wall time
+//!   same outcomes on both clocks: yes (as planned: real yes, paused yes); the paused run took 2054x less wall time
 //!   loads still in flight at the end: 0 (none leaked)
 //! ```
 

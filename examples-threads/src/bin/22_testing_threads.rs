@@ -8,8 +8,9 @@
 //!   unlock, wait and notify), so a bug in one of them is found for certain. The correct semaphore
 //!   passes; a version with a deliberate **lost wake-up** (it lets go of the lock between "the count
 //!   is 0" and "sleep on the condvar", so a permit returned in that moment notifies nobody) is caught:
-//!   loom finds the schedule where the waiter sleeps for ever and reports a deadlock. The same code is
-//!   checked as runs here: a small `sync` module picks `loom::sync` types under `cfg(loom_check)`, std's
+//!   loom finds the schedule where the waiter sleeps for ever and reports a deadlock (then aborts
+//!   the process, so that test runs the model in a child process and checks how it failed). The
+//!   same code is checked as it runs here: a small `sync` module picks `loom::sync` types under `cfg(loom_check)`, std's
 //!   otherwise.
 //! - **A `Barrier` forces one interleaving** on real threads: `main` puts the release exactly in
 //!   that moment, for both versions. The correct one cannot be caught there (the moment is inside
@@ -24,7 +25,7 @@
 //! Async twin: `examples-async/src/bin/22_testing.rs`. The semaphore: `07_semaphore_threads.rs`.
 //!
 //! Run: `cargo run -p examples-threads --bin 22_testing_threads` (no flags but `--help`, about
-//! 0.4 s). The loom checks, in their own target dir since a new `RUSTFLAGS` rebuilds every
+//! 0.3 s). The loom checks, in their own target dir since a new `RUSTFLAGS` rebuilds every
 //! dependency (so it would evict the normal build's):
 //! `RUSTFLAGS="--cfg loom_check" CARGO_TARGET_DIR=target/loom cargo test -p examples-threads --bin 22_testing_threads -- loom`
 //!
@@ -35,15 +36,15 @@
 //! The output will look similar to this:
 //!
 //! ```text
-//!   0.000s  INFO [main] correct semaphore: the waiter is between its check and its sleep; releasing now
-//!   0.000s  INFO [waiter] correct semaphore: in, 0.06 ms after the release
-//!   0.000s  INFO [main] lost-wake-up semaphore: the waiter is between its check and its sleep; releasing now
-//!   0.301s  WARN [main] lost-wake-up semaphore: the waiter still sleeps 300 ms after the release, with a permit free: nudging it
-//!   0.301s  INFO [waiter] lost-wake-up semaphore: in, 301 ms after the release
+//!   0.005s  INFO [main] correct semaphore: the waiter is between its check and its sleep; releasing now
+//!   0.006s  INFO [main] correct semaphore: in, 0.06 ms after the release
+//!   0.010s  INFO [main] lost-wake-up semaphore: the waiter is between its check and its sleep; releasing now
+//!   0.310s  WARN [main] lost-wake-up semaphore: the waiter still sleeps 300 ms after the release, with a permit free: nudging it
+//!   0.310s  INFO [main] lost-wake-up semaphore: in, 300 ms after the release
 //!
 //! Summary
 //!   correct semaphore: woken 0.06 ms after the release (ideal 0): the release woke it
-//!   lost-wake-up semaphore: woken 301 ms after the release (ideal 0): LOST WAKE-UP, it slept with a permit free until nudged after 300 ms
+//!   lost-wake-up semaphore: woken 300 ms after the release (ideal 0): LOST WAKE-UP, it slept with a permit free until nudged after 300 ms
 //!   every interleaving: run the loom checks (see the header) to have loom prove the first and catch the second
 //! ```
 
