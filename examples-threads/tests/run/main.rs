@@ -21,3 +21,4 @@ mod server_13;
 mod stream_20;
 mod sync_10_12;
 mod tasks_02_03;
+mod testing_22;
