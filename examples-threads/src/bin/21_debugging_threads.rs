@@ -39,7 +39,7 @@
 //!   0.108s  INFO [fetch-users] 200 OK, 3 bytes after 107 ms
 //!   0.209s  INFO [fetch-orders] 200 OK, 3 bytes after 206 ms
 //!   0.308s  INFO [fetch-report] 200 OK, 3 bytes after 305 ms
-//!   0.359s  WARN [fetch-orders] thread 'fetch-orders' panicked at examples-threads/src/bin/21_debugging_threads.rs:110: the orders endpoint answers with a count: ParseIntError { kind: InvalidDigit }
+//!   0.359s  WARN [fetch-orders] thread 'fetch-orders' panicked at examples-threads/src/bin/21_debugging_threads.rs:113: the orders endpoint answers with a count: ParseIntError { kind: InvalidDigit }
 //!   0.361s  INFO [main] two transfers, locks taken SourceFirst; a detector checks every 50 ms
 //!   0.362s  INFO [transfer-to-savings] holds checking, waiting for savings
 //!   0.362s  INFO [transfer-to-checking] holds savings, waiting for checking
@@ -47,7 +47,7 @@
 //!
 //! Summary
 //!   fetch-users: answered
-//!   fetch-orders: panic on thread 'fetch-orders' at examples-threads/src/bin/21_debugging_threads.rs:110: the orders endpoint answers with a count: ParseIntError { kind: InvalidDigit }
+//!   fetch-orders: panic on thread 'fetch-orders' at examples-threads/src/bin/21_debugging_threads.rs:113: the orders endpoint answers with a count: ParseIntError { kind: InvalidDigit }
 //!   fetch-orders: backtrace of 25 frames, through parse_order_count <- fetch
 //!   fetch-report: answered
 //!   deadlock: transfer-to-checking <-> transfer-to-savings stuck in transfer
