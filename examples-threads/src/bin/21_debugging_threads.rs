@@ -264,8 +264,9 @@ fn run_transfers(order: LockOrder) -> anyhow::Result<TransferRun> {
         }
         thread::sleep(CHECK_EVERY);
         checks += 1;
-        // Every cycle in the process; keep the ones made of our threads (a test binary may hold
-        // stuck threads of another test).
+        // Every cycle in the process found since the last call (each is reported once, to whoever
+        // asks first: one detector per process); keep the ones made of our threads (a test binary
+        // may hold the stuck threads of an earlier test).
         let check_started = started.elapsed();
         let cycles = parking_lot::deadlock::check_deadlock();
         let check_took = started.elapsed() - check_started;
@@ -491,6 +492,14 @@ mod tests {
     //! process; `run_transfers` only counts cycles of its own threads, so other tests are unaffected.
     use super::*;
 
+    /// `check_deadlock` hands each cycle to the first caller: two detectors running at once (two
+    /// tests) could take each other's. The tests that run one take turns.
+    static ONE_DETECTOR: StdMutex<()> = StdMutex::new(());
+
+    fn one_detector() -> std::sync::MutexGuard<'static, ()> {
+        ONE_DETECTOR.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     #[test]
     fn a_named_thread_s_panic_is_reported_with_its_name_and_backtrace() {
         install_panic_hook();
@@ -535,7 +544,9 @@ mod tests {
 
     #[test]
     fn opposite_lock_orders_deadlock_and_the_detector_names_both_threads() {
-        let run = run_transfers(LockOrder::SourceFirst).expect("threads start");
+        let _turn = one_detector();
+        let run = run_transfers(LockOrder::SourceFirst)
+            .expect("the run ends: finished or found deadlocked");
         let (threads, found, _took) = run.deadlock.expect("a deadlock was found, not waited for");
         assert_eq!(threads, ["transfer-to-checking", "transfer-to-savings"]);
         assert_eq!(run.stuck_in, ["transfer"], "{:?}", run.stuck_in);
@@ -546,8 +557,10 @@ mod tests {
 
     #[test]
     fn one_global_lock_order_never_deadlocks_and_the_money_adds_up() {
+        let _turn = one_detector();
         for _ in 0..3 {
-            let run = run_transfers(LockOrder::Global).expect("threads start");
+            let run = run_transfers(LockOrder::Global)
+                .expect("the run ends: finished or found deadlocked");
             assert!(run.deadlock.is_none(), "{run:?}");
             assert_eq!(
                 run.balances,
