@@ -27,7 +27,7 @@
 //! Seed: "Asynchrony" > Challenges and Considerations, 3. Debugging Asynchronous Code, and the Quick
 //! Comparison's "common risks" for threads (races, deadlocks). No upstream file.
 //!
-//! Run: `cargo run -p examples-threads --bin 21_debugging_threads` (under 1 s). Flags: `--fixed` (lock
+//! Run: `cargo run -p examples-threads --bin 21_debugging_threads` (about 1 s). Flags: `--fixed` (lock
 //! in one global order: no deadlock).
 //!
 //! The output will look similar to this:
