@@ -12,6 +12,7 @@ mod cancellation_16;
 mod cli;
 mod combinators_15;
 mod control_04_05;
+mod debugging_21;
 mod distributed_14;
 mod event_loop_18;
 mod fetch_09;
