@@ -624,15 +624,18 @@ mod tests {
     #[test]
     fn one_thread_runs_one_slice_at_a_time_and_one_per_core_runs_them_side_by_side() {
         let _turn = take_turn();
-        let per_call = calibrate(ms(50));
+        let per_call = calibrate(ms(100));
         let ((), sequential_beat, _) = with_heartbeat(|| {
             sequential(job(2, per_call));
         })
         .expect("no thread panics");
         assert_eq!(sequential_beat.calls_at_once, 1, "{sequential_beat:?}");
         let cores = available_cores();
+        // Four calls a thread: on a busy machine a thread may start late, but not a whole
+        // 400 ms of work late, so the threads' calls still overlap.
         let (_, per_core_beat, _) =
-            with_heartbeat(|| on_threads(job(4, per_call), cores, "core")).expect("no panic");
+            with_heartbeat(|| on_threads(job(4 * cores as u64, per_call), cores, "core"))
+                .expect("no panic");
         assert_eq!(per_core_beat.calls_at_once, cores, "{per_core_beat:?}");
     }
 
