@@ -6,7 +6,7 @@
 //! | the queue of pending jobs                | the stream `dist14:<run>:jobs`, group `workers`       |
 //! | a worker takes a job                     | `XREADGROUP GROUP workers <name> COUNT 1 BLOCK 500`   |
 //! | jobs in flight, per worker               | the group's pending entries list (`XPENDING`)         |
-//! | a result, and the job leaves "in flight" | `HSETNX dist14:<run>:results <job> ...`, then `XACK`  |
+//! | a result, and the job leaves "in flight" | `HSETNX dist14:<run>:results <job>` + `XACK`, one step |
 //! | requeue a dead or silent worker's job    | `XAUTOCLAIM` of entries idle past the job timeout     |
 //! | at most N attempts                       | the delivery counter; past it, `dist14:<run>:dead`    |
 //!
@@ -43,6 +43,18 @@ pub const RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
 pub const BLOCK: Duration = Duration::from_millis(500);
 /// How often the coordinator looks at the results.
 const POLL: Duration = Duration::from_millis(20);
+/// How a worker records a result, run by the server in one step (a Lua script is atomic): a
+/// crash before it leaves the entry pending, another worker redoes the job, and `HSETNX` keeps the
+/// first answer (0: a duplicate, counted). Apart, a crash between the write and the `XACK` would
+/// leave a recorded job pending; and a worker finishing after the coordinator cleaned up would
+/// create the results key again: the stop key, set before the clean-up, shuts that door (-1).
+const RECORD: &str = r"
+if redis.call('EXISTS', KEYS[3]) == 1 then return -1 end
+local fresh = redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2])
+redis.call('XACK', KEYS[2], ARGV[3], ARGV[4])
+if fresh == 0 then redis.call('INCR', KEYS[4]) end
+return fresh
+";
 /// How long a worker waits for a coordinator to publish its run.
 pub const WAIT_FOR_RUN: Duration = Duration::from_secs(30);
 /// The consumer group every worker of a run belongs to.
@@ -567,24 +579,35 @@ pub async fn worker(config: WorkerConfig) -> anyhow::Result<()> {
         .await
         .context("the count panicked")?;
 
-        // The result and the acknowledgement in one MULTI: they land together or not at all. A
-        // crash before it leaves the entry pending, another worker redoes the job, and HSETNX
-        // keeps the first answer. Apart, a crash between them would leave a recorded job pending.
+        // The result and the acknowledgement in one server-side step (see [`RECORD`]): they land
+        // together or not at all, and never once the run is over.
         let value = format!("{primes} {}", config.name);
-        let (fresh, _acked): (bool, u64) = redis::pipe()
-            .atomic()
-            .hset_nx(keys.results(), job.id.to_string(), value)
-            .xack(keys.jobs(), GROUP, &[&entry.id])
+        let recorded: i64 = redis::cmd("EVAL")
+            .arg(RECORD)
+            .arg(4)
+            .arg(keys.results())
+            .arg(keys.jobs())
+            .arg(keys.stop())
+            .arg(keys.duplicates())
+            .arg(job.id)
+            .arg(value)
+            .arg(GROUP)
+            .arg(&entry.id)
             .query_async(&mut con)
             .await?;
-        if fresh {
-            info!("job {}: {primes} primes, recorded", job.id);
-        } else {
-            let _: u64 = con.incr(keys.duplicates(), 1).await?;
-            info!(
+        match recorded {
+            1 => info!("job {}: {primes} primes, recorded", job.id),
+            0 => info!(
                 "job {}: {primes} primes, but a result was already recorded: kept the first",
                 job.id
-            );
+            ),
+            _ => {
+                info!(
+                    "job {}: {primes} primes, but the run is over: dropped",
+                    job.id
+                );
+                return Ok(());
+            }
         }
     }
 }
