@@ -227,9 +227,9 @@ pub async fn coordinator(config: CoordinatorConfig) -> anyhow::Result<ExitCode> 
             let parsed = field.parse::<u32>().ok().zip(parse_result(&value));
             match parsed {
                 Some((id, (primes, worker))) if (1..=config.jobs).contains(&id) => {
-                    if !seen.contains_key(&id) {
+                    if let std::collections::btree_map::Entry::Vacant(slot) = seen.entry(id) {
                         info!("result job {id} from {worker}: {primes} primes");
-                        seen.insert(id, (primes, worker));
+                        slot.insert((primes, worker));
                         last_news = Instant::now();
                         last_result = Instant::now();
                     }
