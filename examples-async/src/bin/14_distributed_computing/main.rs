@@ -17,6 +17,14 @@
 //!   worker-2 exits abruptly in the middle of its first job; the job goes back to the queue and
 //!   another worker does it.
 //!
+//! - `--broker [URL]` on any of the three (broker mode, [`broker`]): the same jobs through Redis
+//!   Streams instead of this coordinator: a stream and a consumer group are the queue, `XAUTOCLAIM`
+//!   the requeue, the delivery counter the attempt limit. The coordinator only publishes and
+//!   collects, so `--restart-coordinator` can kill it mid-run: a new one resumes from Redis. The
+//!   demo starts its own `redis-server` (from `PATH`) when no URL is given; `--run-id` names the
+//!   run's keys; `--poison-job ID` sends a job to the dead letters. README: "Beyond one machine:
+//!   14 on Redis".
+//!
 //! What it shows:
 //! - **Framing and a handshake.** TCP carries bytes, not messages: `tokio_util::codec::LinesCodec`
 //!   (with a maximum line length) cuts them into lines, and the first line must be
