@@ -78,7 +78,9 @@ impl RedisServer {
             Ok(server) => Some(server),
             Err(why) if required() => panic!("{test}: {REQUIRE_VAR} is set but {why}"),
             Err(why) => {
-                eprintln!("{test}: skipped: {why}");
+                // Straight to stderr, not `eprintln!`: libtest captures the macro's output and
+                // shows it only for a failing test, and a skip should be seen.
+                let _ = writeln!(std::io::stderr(), "{test}: skipped: {why}");
                 None
             }
         }
