@@ -146,7 +146,7 @@ enum Role {
     /// --max-attempts times).
     Coordinator {
         /// Address to listen on: 127.0.0.1:7878 for this machine, 0.0.0.0:7878 for a network.
-        #[arg(long, required_unless_present = "broker", conflicts_with = "broker")]
+        #[arg(long, conflicts_with = "broker")]
         addr: Option<String>,
         #[command(flatten)]
         broker: BrokerRole,
@@ -162,7 +162,7 @@ enum Role {
     /// Connect to a coordinator and do jobs until it says STOP.
     Worker {
         /// The coordinator's address (host:port).
-        #[arg(long, required_unless_present = "broker", conflicts_with = "broker")]
+        #[arg(long, conflicts_with = "broker")]
         connect: Option<String>,
         #[command(flatten)]
         broker: BrokerRole,
@@ -266,6 +266,7 @@ fn parse_name(name: &str) -> Result<String, String> {
 
 fn main() -> anyhow::Result<ExitCode> {
     let cli: Cli = common::parse_args();
+    require_a_way_to_meet(&cli);
     init_logging();
     match cli.role {
         Some(Role::Coordinator {
@@ -384,6 +385,28 @@ fn main() -> anyhow::Result<ExitCode> {
             demo(cli.demo).map(|()| ExitCode::SUCCESS)
         }
     }
+}
+
+/// A coordinator needs `--addr` or `--broker`, a worker `--connect` or `--broker`: one line and
+/// exit 2 otherwise, like any bad flag. (Checked here: clap's `required_unless_present` names
+/// neither flag in its first line.)
+fn require_a_way_to_meet(cli: &Cli) {
+    let missing = match &cli.role {
+        Some(Role::Coordinator {
+            addr: None, broker, ..
+        }) if broker.broker.is_none() => "--addr <ADDR>",
+        Some(Role::Worker {
+            connect: None,
+            broker,
+            ..
+        }) if broker.broker.is_none() => "--connect <CONNECT>",
+        _ => return,
+    };
+    eprintln!(
+        "error: the following required arguments were not provided: {missing} (or --broker <URL> \
+         for the broker mode) (try --help)"
+    );
+    std::process::exit(2);
 }
 
 /// Broker mode: an error (Redis unreachable, a run that never finishes) is one line and exit 1.
