@@ -149,7 +149,15 @@ pub struct CoordinatorConfig {
     pub verify: bool,
 }
 
+/// A server that dies mid-run is one line naming it, not a bare "broken pipe".
 pub async fn coordinator(config: CoordinatorConfig) -> anyhow::Result<ExitCode> {
+    let url = config.url.clone();
+    run_coordinator(config)
+        .await
+        .with_context(|| format!("coordinator: Redis at {url}"))
+}
+
+async fn run_coordinator(config: CoordinatorConfig) -> anyhow::Result<ExitCode> {
     let mut con = connect(&config.url).await?;
     let keys = &config.keys;
     let plan = plan_jobs(config.jobs, config.job_size);
@@ -466,7 +474,15 @@ struct Plan {
     max_attempts: u64,
 }
 
+/// A server that dies mid-run is one line naming it, not a bare "broken pipe".
 pub async fn worker(config: WorkerConfig) -> anyhow::Result<()> {
+    let url = config.url.clone();
+    run_worker(config)
+        .await
+        .with_context(|| format!("worker: Redis at {url}"))
+}
+
+async fn run_worker(config: WorkerConfig) -> anyhow::Result<()> {
     let mut con = connect(&config.url).await?;
     let keys = &config.keys;
     let plan = wait_for_plan(&mut con, keys, config.wait_for_run).await?;

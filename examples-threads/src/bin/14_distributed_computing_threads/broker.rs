@@ -149,7 +149,13 @@ pub struct CoordinatorConfig {
     pub verify: bool,
 }
 
+/// A server that dies mid-run is one line naming it, not a bare "broken pipe".
 pub fn coordinator(config: CoordinatorConfig) -> anyhow::Result<ExitCode> {
+    let url = config.url.clone();
+    run_coordinator(config).with_context(|| format!("coordinator: Redis at {url}"))
+}
+
+fn run_coordinator(config: CoordinatorConfig) -> anyhow::Result<ExitCode> {
     let mut con = connect(&config.url)?;
     let keys = &config.keys;
     let plan = plan_jobs(config.jobs, config.job_size);
@@ -456,7 +462,13 @@ struct Plan {
     max_attempts: u64,
 }
 
+/// A server that dies mid-run is one line naming it, not a bare "broken pipe".
 pub fn worker(config: WorkerConfig) -> anyhow::Result<()> {
+    let url = config.url.clone();
+    run_worker(config).with_context(|| format!("worker: Redis at {url}"))
+}
+
+fn run_worker(config: WorkerConfig) -> anyhow::Result<()> {
     let mut con = connect(&config.url)?;
     let keys = &config.keys;
     let plan = wait_for_plan(&mut con, keys, config.wait_for_run)?;
