@@ -102,6 +102,10 @@ impl Keys {
     fn duplicates(&self) -> String {
         self.key("duplicates")
     }
+    /// The names of the workers that joined (`--min-workers` waits for them).
+    fn workers(&self) -> String {
+        self.key("workers")
+    }
     /// Set when the run is over; the only key left behind (it expires).
     fn stop(&self) -> String {
         self.key("stop")
@@ -115,6 +119,7 @@ impl Keys {
             self.dead(),
             self.claims(),
             self.duplicates(),
+            self.workers(),
         ]
     }
 }
@@ -143,6 +148,9 @@ pub struct CoordinatorConfig {
     pub job_size: u64,
     pub job_timeout: Duration,
     pub max_attempts: u32,
+    /// Publish only once this many workers have joined (the demo: all of them, so that the one
+    /// that crashes gets a job).
+    pub min_workers: u32,
     /// Give up when no result arrives for this long.
     pub patience: Duration,
     /// Recount every prime here at the end (the demo does; 10 000 jobs would take long).
@@ -187,6 +195,21 @@ async fn run_coordinator(config: CoordinatorConfig) -> anyhow::Result<ExitCode> 
         )
         .await?;
 
+    let wait_since = Instant::now();
+    loop {
+        let joined: usize = con.scard(keys.workers()).await?;
+        if joined >= config.min_workers as usize {
+            break;
+        }
+        if wait_since.elapsed() > config.patience {
+            bail!(
+                "only {joined} of --min-workers {} joined within {:?}",
+                config.min_workers,
+                config.patience
+            );
+        }
+        sleep(POLL).await;
+    }
     let published: Option<u32> = con.get(keys.published()).await?;
     let published = published.unwrap_or(0).min(config.jobs);
     let recorded: usize = con.hlen(keys.results()).await?;
@@ -490,6 +513,7 @@ async fn run_worker(config: WorkerConfig) -> anyhow::Result<()> {
         "joined run {} as {} (job timeout {:?}, at most {} attempts)",
         keys.run, config.name, plan.job_timeout, plan.max_attempts
     );
+    let _: usize = con.sadd(keys.workers(), &config.name).await?;
     let timeout_ms = plan.job_timeout.as_millis() as u64;
     let mut taken = 0u32;
     loop {
@@ -835,7 +859,8 @@ pub async fn demo(config: DemoConfig) -> anyhow::Result<ExitCode> {
             "--job-timeout-ms",
             &config.job_timeout.as_millis().to_string(),
         ])
-        .args(["--max-attempts", &config.max_attempts.to_string()]);
+        .args(["--max-attempts", &config.max_attempts.to_string()])
+        .args(["--min-workers", &config.workers.to_string()]);
         ChildGuard::spawn("coordinator", &mut cmd).context("cannot start the coordinator")
     };
     let deadline = Instant::now() + DEMO_DEADLINE;

@@ -290,9 +290,11 @@ async fn main() -> anyhow::Result<ExitCode> {
                 },
             jobs,
             work,
+            min_workers,
             ..
         }) => {
             let config = broker::CoordinatorConfig {
+                min_workers,
                 url,
                 keys: broker::Keys::new(&run_id),
                 jobs,

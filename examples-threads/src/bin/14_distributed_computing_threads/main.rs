@@ -279,9 +279,11 @@ fn main() -> anyhow::Result<ExitCode> {
                 },
             jobs,
             work,
+            min_workers,
             ..
         }) => {
             let config = broker::CoordinatorConfig {
+                min_workers,
                 url,
                 keys: broker::Keys::new(&run_id),
                 jobs,
