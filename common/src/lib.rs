@@ -17,6 +17,7 @@ pub mod cli;
 pub mod http_server;
 pub mod logging;
 pub mod process;
+pub mod redis_server;
 pub mod schedule;
 pub mod script;
 pub mod timeline;

@@ -8,6 +8,7 @@
 
 mod antipatterns_17;
 mod basic_01;
+mod broker_14;
 mod cancellation_16;
 mod cli;
 mod combinators_15;

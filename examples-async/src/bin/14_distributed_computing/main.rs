@@ -17,6 +17,14 @@
 //!   worker-2 exits abruptly in the middle of its first job; the job goes back to the queue and
 //!   another worker does it.
 //!
+//! - `--broker [URL]` on any of the three (broker mode, [`broker`]): the same jobs through Redis
+//!   Streams instead of this coordinator: a stream and a consumer group are the queue, `XAUTOCLAIM`
+//!   the requeue, the delivery counter the attempt limit. The coordinator only publishes and
+//!   collects, so `--restart-coordinator` can kill it mid-run: a new one resumes from Redis. The
+//!   demo starts its own `redis-server` (from `PATH`) when no URL is given; `--run-id` names the
+//!   run's keys; `--poison-job ID` sends a job to the dead letters. README: "Beyond one machine:
+//!   14 on Redis".
+//!
 //! What it shows:
 //! - **Framing and a handshake.** TCP carries bytes, not messages: `tokio_util::codec::LinesCodec`
 //!   (with a maximum line length) cuts them into lines, and the first line must be
@@ -98,6 +106,7 @@
 //!   one process counting alone 12.2 s | 3 workers 9800 ms | 1.25x, ideal 1.60x (3 workers, 2 cores, 25% of the work recounted by the coordinator): 78% of the ideal: close to it
 //! ```
 
+mod broker;
 mod coordinator;
 mod protocol;
 mod worker;
@@ -145,8 +154,10 @@ enum Role {
     /// --max-attempts times).
     Coordinator {
         /// Address to listen on: 127.0.0.1:7878 for this machine, 0.0.0.0:7878 for a network.
-        #[arg(long)]
-        addr: String,
+        #[arg(long, conflicts_with = "broker")]
+        addr: Option<String>,
+        #[command(flatten)]
+        broker: BrokerRole,
         /// How many jobs.
         #[arg(long, default_value_t = 12, value_parser = clap::value_parser!(u32).range(1..=10_000))]
         jobs: u32,
@@ -159,8 +170,10 @@ enum Role {
     /// Connect to a coordinator and do jobs until it says STOP.
     Worker {
         /// The coordinator's address (host:port).
-        #[arg(long)]
-        connect: String,
+        #[arg(long, conflicts_with = "broker")]
+        connect: Option<String>,
+        #[command(flatten)]
+        broker: BrokerRole,
         /// The name in the logs [default: worker-<process id>].
         #[arg(long, value_parser = parse_name)]
         name: Option<String>,
@@ -194,8 +207,37 @@ struct Demo {
     /// Start the workers from this executable instead of this one (e.g. the threads twin).
     #[arg(long, value_name = "PATH")]
     worker_bin: Option<PathBuf>,
+    /// Broker mode: the jobs go through Redis Streams. Alone, the demo starts a throwaway
+    /// redis-server from PATH; with a URL (redis://HOST:PORT) it uses that one.
+    #[arg(long, value_name = "URL", num_args = 0..=1, default_missing_value = "")]
+    broker: Option<String>,
+    /// Broker mode: kill the coordinator after the first result and start a new one, which
+    /// finishes the run from what is in Redis.
+    #[arg(long, requires = "broker")]
+    restart_coordinator: bool,
+    /// Broker mode: every worker takes this job and never answers it; it lands in the
+    /// dead-letter stream after --max-attempts deliveries.
+    #[arg(long, value_name = "ID", requires = "broker", value_parser = clap::value_parser!(u32).range(1..))]
+    poison_job: Option<u32>,
     #[command(flatten)]
     work: Work,
+}
+
+/// The broker mode's flags on the coordinator and worker roles.
+#[derive(Args, Debug, Clone)]
+struct BrokerRole {
+    /// Broker mode: go through Redis Streams at this URL (redis://HOST:PORT) instead of TCP.
+    #[arg(long, value_name = "URL")]
+    broker: Option<String>,
+    /// Broker mode: the run's name; every Redis key of the run starts with `dist14:<run-id>:`.
+    #[arg(long, default_value = "run1", value_parser = parse_name, requires = "broker")]
+    run_id: String,
+    /// Broker mode, coordinator: give up after this long without a new result (exit 1).
+    #[arg(long, default_value_t = 60_000, value_parser = clap::value_parser!(u64).range(100..))]
+    patience_ms: u64,
+    /// Broker mode, coordinator: recount every prime at the end and compare.
+    #[arg(long)]
+    verify: bool,
 }
 
 /// The size of the work and the patience of the coordinator, shared by the demo and the coordinator.
@@ -235,14 +277,69 @@ fn parse_name(name: &str) -> Result<String, String> {
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<ExitCode> {
     let cli: Cli = common::parse_args();
+    require_a_way_to_meet(&cli);
     init_logging();
     match cli.role {
+        Some(Role::Coordinator {
+            broker:
+                BrokerRole {
+                    broker: Some(url),
+                    run_id,
+                    patience_ms,
+                    verify,
+                },
+            jobs,
+            work,
+            min_workers,
+            ..
+        }) => {
+            let config = broker::CoordinatorConfig {
+                min_workers,
+                url,
+                keys: broker::Keys::new(&run_id),
+                jobs,
+                job_size: work.job_size,
+                job_timeout: Duration::from_millis(work.job_timeout_ms),
+                max_attempts: work.max_attempts,
+                patience: Duration::from_millis(patience_ms),
+                verify,
+            };
+            one_line_errors(broker::coordinator(config).await)
+        }
         Some(Role::Coordinator {
             addr,
             jobs,
             min_workers,
             work,
-        }) => coordinator_role(&addr, jobs, min_workers, work).await,
+            ..
+        }) => {
+            let addr = addr.expect("clap requires --addr without --broker");
+            coordinator_role(&addr, jobs, min_workers, work).await
+        }
+        Some(Role::Worker {
+            broker:
+                BrokerRole {
+                    broker: Some(url),
+                    run_id,
+                    ..
+                },
+            name,
+            crash_on_job,
+            hang_on_job,
+            ..
+        }) => {
+            let name = name.unwrap_or_else(|| format!("worker-{}", std::process::id()));
+            let config = broker::WorkerConfig {
+                url,
+                keys: broker::Keys::new(&run_id),
+                name: name.clone(),
+                crash_on_job,
+                hang_on_job,
+                wait_for_run: broker::WAIT_FOR_RUN,
+            };
+            let run = broker::worker(config).instrument(info_span!("worker", name = %name));
+            one_line_errors(run.await.map(|()| ExitCode::SUCCESS))
+        }
         Some(Role::Worker {
             connect,
             name,
@@ -250,10 +347,11 @@ async fn main() -> anyhow::Result<ExitCode> {
             crash_on_job,
             hang_on_job,
             lie,
+            broker: _,
         }) => {
             let name = name.unwrap_or_else(|| format!("worker-{}", std::process::id()));
             let config = worker::Config {
-                connect,
+                connect: connect.expect("clap requires --connect without --broker"),
                 name: name.clone(),
                 attempts,
                 crash_on_job,
@@ -281,9 +379,55 @@ async fn main() -> anyhow::Result<ExitCode> {
                     )
                     .exit();
             }
+            if let Some(url) = cli.demo.broker.clone() {
+                let demo = &cli.demo;
+                let config = broker::DemoConfig {
+                    url: Some(url).filter(|u| !u.is_empty()),
+                    workers: demo.workers,
+                    jobs: demo.jobs,
+                    job_size: demo.work.job_size,
+                    job_timeout: Duration::from_millis(demo.work.job_timeout_ms),
+                    max_attempts: demo.work.max_attempts,
+                    crash_worker: demo.crash_worker,
+                    restart_coordinator: demo.restart_coordinator,
+                    poison_job: demo.poison_job,
+                    worker_bin: demo.worker_bin.clone(),
+                };
+                return one_line_errors(broker::demo(config).await);
+            }
             demo(cli.demo).await.map(|()| ExitCode::SUCCESS)
         }
     }
+}
+
+/// A coordinator needs `--addr` or `--broker`, a worker `--connect` or `--broker`: one line and
+/// exit 2 otherwise, like any bad flag. (Checked here: clap's `required_unless_present` names
+/// neither flag in its first line.)
+fn require_a_way_to_meet(cli: &Cli) {
+    let missing = match &cli.role {
+        Some(Role::Coordinator {
+            addr: None, broker, ..
+        }) if broker.broker.is_none() => "--addr <ADDR>",
+        Some(Role::Worker {
+            connect: None,
+            broker,
+            ..
+        }) if broker.broker.is_none() => "--connect <CONNECT>",
+        _ => return,
+    };
+    eprintln!(
+        "error: the following required arguments were not provided: {missing} (or --broker <URL> \
+         for the broker mode) (try --help)"
+    );
+    std::process::exit(2);
+}
+
+/// Broker mode: an error (Redis unreachable, a run that never finishes) is one line and exit 1.
+fn one_line_errors(result: anyhow::Result<ExitCode>) -> anyhow::Result<ExitCode> {
+    Ok(result.unwrap_or_else(|e| {
+        eprintln!("error: {e:#}");
+        ExitCode::FAILURE
+    }))
 }
 
 fn coordinator_config(jobs: u32, min_workers: u32, work: Work) -> coordinator::Config {
