@@ -8,7 +8,7 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::MutexGuard;
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
@@ -32,11 +32,9 @@ fn twin() -> PathBuf {
 }
 
 /// The runs keep both cores busy: one at a time, so job timeouts are not hit by the others' load,
-/// and the jobs are small (100 000 numbers) so as to load little the TCP tests of 14 that run
-/// beside them (`distributed_14`'s own turn lock is separate; its demo asserts 5 s).
+/// and in the same turns as `distributed_14`'s demos (whose 5 s bound is for one run alone).
 fn one_at_a_time() -> MutexGuard<'static, ()> {
-    static CPU: Mutex<()> = Mutex::new(());
-    CPU.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    super::distributed_14::one_at_a_time()
 }
 
 fn count(run: &Run, needle: &str) -> usize {

@@ -21,7 +21,8 @@ fn free_addr() -> String {
 /// The demos and the tiny-job runs each keep both cores of a 2-core machine busy for a second or
 /// more: run in parallel with each other, each would measure the others. They take turns (the
 /// lightweight tests still run alongside); the 5 s bound is for one demo, not for four at once.
-fn one_at_a_time() -> MutexGuard<'static, ()> {
+/// `broker_14` takes the same turns.
+pub(crate) fn one_at_a_time() -> MutexGuard<'static, ()> {
     static CPU: Mutex<()> = Mutex::new(());
     // A test that failed while holding the lock poisons it; the next one may still run.
     CPU.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
