@@ -552,10 +552,11 @@ mod tests {
     fn the_calibrated_call_takes_about_its_target_in_this_build() {
         let _turn = take_turn();
         // Whatever this build is (the tests run in debug, `cargo test --release` in release), a
-        // call sized for a target takes about that long (a factor of two either way), and a call
-        // sized for 2.5 times the target about 2.5 times as long: a fixed count, right for one
-        // build only, would take as long for both. Each is the fastest of three tries, since a
-        // busy machine only ever slows a run.
+        // call sized for a target takes about that long (a factor of three either way: the
+        // calibration itself may have run on a busy core), and a call sized for 2.5 times the
+        // target clearly longer: a fixed count, right for one build only, would take as long for
+        // both (ratio 1), or 30 times too short in release. Each is the fastest of three tries,
+        // since a busy machine only ever slows a run.
         let mut took = Vec::new();
         for target in [ms(100), ms(250)] {
             let per_call = calibrate(target);
@@ -564,14 +565,14 @@ mod tests {
                 .min()
                 .expect("three tries");
             assert!(
-                fastest >= target / 2 && fastest <= target * 2,
+                fastest >= target / 3 && fastest <= target * 3,
                 "sized for {target:?}: {per_call} squares took {fastest:?}"
             );
             took.push(fastest);
         }
         let ratio = took[1].as_secs_f64() / took[0].as_secs_f64();
         assert!(
-            (1.6..=3.9).contains(&ratio),
+            (1.4..=6.0).contains(&ratio),
             "{took:?}: {ratio:.2}, ideal 2.5"
         );
     }
