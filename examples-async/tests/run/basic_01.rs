@@ -50,26 +50,3 @@ fn basic_async_01_shows_sum_vs_longest_on_one_thread() {
         run.elapsed
     );
 }
-
-#[test]
-fn basic_async_01_help_names_the_example_and_an_unknown_flag_exits_2() {
-    let help = run_example(env!("CARGO_BIN_EXE_01_basic_async"), &["--help"]);
-    help.assert_success().assert_no_panic();
-    assert!(help.stdout.starts_with("01 · "), "{}", help.stdout);
-    assert!(!help.stdout.contains("request sent"), "the demo ran");
-
-    let bad = run_example(env!("CARGO_BIN_EXE_01_basic_async"), &["--bogus"]);
-    bad.assert_code(2).assert_no_panic();
-    let lines: Vec<&str> = bad
-        .stderr
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .collect();
-    assert_eq!(lines.len(), 1, "one line: {}", bad.stderr);
-    let first = lines[0];
-    assert!(
-        first.starts_with("error: ") && first.contains("--bogus"),
-        "{first}"
-    );
-    assert!(bad.stdout.is_empty(), "the demo ran: {}", bad.stdout);
-}

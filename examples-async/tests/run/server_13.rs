@@ -40,13 +40,6 @@ fn async_server_13_rejects_bad_flags_with_exit_2() {
     }
 }
 
-#[test]
-fn async_server_13_help_starts_with_its_number() {
-    let run = run_example(BIN, &["--help"]);
-    run.assert_success().assert_no_panic();
-    assert!(run.stdout.starts_with("13 · "), "{}", run.stdout);
-}
-
 /// `serve` under a real signal (the cases are shared with the threads twin's run tests).
 #[cfg(unix)]
 #[path = "server_13_serve.rs"]

@@ -38,44 +38,6 @@ fn millis_after(stdout: &str, after: &str) -> f64 {
         .unwrap_or_else(|_| panic!("no figure after {after:?} in {line:?}"))
 }
 
-/// `--help` prints what the example shows (first line "NN · ...") without running it, and an
-/// unknown flag is a one-line error with status 2.
-fn assert_help_and_bad_flag(program: &str, number: &str) {
-    let help = run_example(program, &["--help"]);
-    help.assert_success().assert_no_panic();
-    assert!(
-        help.stdout.starts_with(&format!("{number} · ")),
-        "{}",
-        help.stdout
-    );
-    assert!(
-        !help.stdout.contains(" INFO "),
-        "the demo ran: {}",
-        help.stdout
-    );
-
-    let bad = run_example(program, &["--bogus"]);
-    bad.assert_code(2).assert_no_panic();
-    let lines: Vec<&str> = bad
-        .stderr
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .collect();
-    assert_eq!(lines.len(), 1, "one line: {}", bad.stderr);
-    let first = lines[0];
-    assert!(
-        first.starts_with("error: ") && first.contains("--bogus"),
-        "{first}"
-    );
-    assert!(bad.stdout.is_empty(), "the demo ran: {}", bad.stdout);
-}
-
-#[test]
-fn future_tasks_02_03_help_names_the_example_and_an_unknown_flag_exits_2() {
-    assert_help_and_bad_flag(env!("CARGO_BIN_EXE_02_future_create_task_threads"), "02");
-    assert_help_and_bad_flag(env!("CARGO_BIN_EXE_03_future_read_result_threads"), "03");
-}
-
 #[test]
 fn future_create_task_threads_02_spawns_early_promise_and_packaged_task() {
     let run = run_example(env!("CARGO_BIN_EXE_02_future_create_task_threads"), &[]);
