@@ -6,6 +6,8 @@
 //! - [`timing`]: measure a closure or a future, and print a measured figure beside its ideal.
 //! - [`process`]: run an example binary with a deadline (the run tests, the demos that start children).
 //! - [`http_server`]: a local HTTP server on `127.0.0.1:0` whose URLs choose delay, status and body size.
+//! - [`recording`]: the recorded outputs (`docs/output/<bin>.txt`) compared with a fresh run, numbers masked.
+//! - [`redis_server`]: a throwaway `redis-server` on a free port for 14's broker tests (or one line saying why they skip).
 //! - [`schedule`]: the ideal a concurrent run approaches (list scheduling), worked out once.
 //! - [`children`]: child processes killed and reaped on every path out of a demo (14).
 //! - [`script`]: example 04's commands (pause, resume, quit): a `--commands` script parser and a reader
@@ -17,6 +19,7 @@ pub mod cli;
 pub mod http_server;
 pub mod logging;
 pub mod process;
+pub mod recording;
 pub mod redis_server;
 pub mod schedule;
 pub mod script;

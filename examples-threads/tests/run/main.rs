@@ -18,6 +18,7 @@ mod distributed_14;
 mod event_loop_18;
 mod fetch_09;
 mod queues_06_08;
+mod recorded;
 mod retry_19;
 mod server_13;
 mod stream_20;
