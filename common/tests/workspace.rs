@@ -598,12 +598,26 @@ const MAX_LESSON: usize = 250;
 const MAX_FILE: usize = 350;
 
 /// `(lines before the tests, lines of the leading //! header)` of a source: the tests start at the
-/// first `#[cfg(test)]` at column 0; blank lines inside the header do not end it.
+/// first `#[cfg(test)]` at column 0 that opens a module written in place (`mod tests {`), so a
+/// `#[cfg(test)] mod tests;` that only names `tests.rs` near the top does not hide the lesson below
+/// it; blank lines inside the header do not end it.
 fn sizes(source: &str) -> (usize, usize) {
     let lines: Vec<&str> = source.split('\n').collect();
-    let body = lines
-        .iter()
-        .position(|l| l.starts_with("#[cfg(test)]"))
+    let opens_tests = |i: usize| {
+        let rest = lines[i].trim_start_matches("#[cfg(test)]").trim();
+        let next = if rest.is_empty() {
+            lines[i + 1..]
+                .iter()
+                .map(|l| l.trim())
+                .find(|l| !l.is_empty())
+                .unwrap_or("")
+        } else {
+            rest
+        };
+        !next.ends_with(';')
+    };
+    let body = (0..lines.len())
+        .find(|&i| lines[i].starts_with("#[cfg(test)]") && opens_tests(i))
         .unwrap_or(lines.len());
     let mut header = 0;
     for line in &lines {
@@ -699,4 +713,9 @@ fn the_book_and_size_checks_read_what_they_should() {
         (5, 3)
     );
     assert_eq!(sizes("fn main() {}\n"), (2, 0));
+    // A `mod tests;` at the top names tests.rs: the lesson below it still counts.
+    assert_eq!(
+        sizes("//! h\n#[cfg(test)]\nmod tests;\nfn main() {}\n"),
+        (5, 1)
+    );
 }
