@@ -89,7 +89,8 @@ impl Heartbeat {
 /// Ticks every [`TICK`] until `stop`; records the longest gap between two ticks.
 pub async fn heartbeat(stop: CancellationToken) -> Heartbeat {
     let mut ticker = interval(TICK);
-    // After a freeze, tick once and carry on (the default, `Burst`, fires the missed ticks at once).
+    // After a freeze, tick once and carry on (the default, `Burst`, fires the missed ticks at
+    // once).
     ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut seen = Heartbeat {
         ticks: 0,

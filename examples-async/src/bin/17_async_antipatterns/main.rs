@@ -6,8 +6,8 @@
 //! 1. `blocking`: `std::thread::sleep` and a CPU loop in an `async fn` freeze a 25 ms heartbeat;
 //!    `tokio::time::sleep` and `spawn_blocking` keep it ticking.
 //! 2. `lock_held`: a `std::sync::MutexGuard` across an `.await`. `tokio::spawn` refuses it (not
-//!    `Send`); `spawn_local`, which only runs inside a `LocalSet` (tasks kept on this thread), takes
-//!    it and deadlocks until a deadline fires. The fix: `tokio::sync::Mutex`.
+//!    `Send`); `spawn_local`, which only runs inside a `LocalSet` (tasks kept on this thread),
+//!    takes it and deadlocks until a deadline fires. The fix: `tokio::sync::Mutex`.
 //! 3. `sequential_loop`: awaiting in a loop takes the sum of the delays, `join_all` the longest.
 //! 4. `never_awaited`: a future created and dropped never runs, so its failure is never raised.
 //! 5. `unbounded_spawn`: a task per request piles up tasks and memory; a `Semaphore` before the
@@ -17,15 +17,15 @@
 //! Failures in 4 and 6 count themselves where raised and where read (`failure`), so what the
 //! program learnt of is measured. The summary lines are in `report`.
 //!
-//! Upstream: `src/js/asynchrony/17_async_antipatterns.js`, `src/cpp/asynchrony/async_antipatterns.cpp`
-//! (its double `get()` cannot be written in Rust: `.await` consumes), the bad demos of
-//! `src/python/asynchrony/asyncio_execution_model.py`; each module names the demo it answers.
-//! Seed: "Asynchrony" > Challenges and Considerations.
-//! Threads twin: `examples-threads/src/bin/17_async_antipatterns_threads/` (same module names where
-//! the mistake is the same).
+//! Upstream: `src/js/asynchrony/17_async_antipatterns.js`,
+//! `src/cpp/asynchrony/async_antipatterns.cpp` (its double `get()` cannot be written in Rust:
+//! `.await` consumes), the bad demos of `src/python/asynchrony/asyncio_execution_model.py`; each
+//! module names the demo it answers. Seed: "Asynchrony" > Challenges and Considerations. Threads
+//! twin: `examples-threads/src/bin/17_async_antipatterns_threads/` (same module names where the
+//! mistake is the same).
 //!
-//! Run: `cargo run -p examples-async --bin 17_async_antipatterns` (no flags but `--help`, about 3 s).
-//! Output of a real run: `docs/output/17_async_antipatterns.txt`.
+//! Run: `cargo run -p examples-async --bin 17_async_antipatterns` (no flags but `--help`, about 3
+//! s). Output of a real run: `docs/output/17_async_antipatterns.txt`.
 
 mod blocking;
 mod failure;

@@ -203,8 +203,8 @@ impl Handle {
         }
     }
 
-    /// Starts `future` as a task: it goes onto the ready queue at once (it runs when the loop gets to
-    /// it, not now). Its output comes back through the [`JoinHandle`].
+    /// Starts `future` as a task: it goes onto the ready queue at once (it runs when the loop gets
+    /// to it, not now). Its output comes back through the [`JoinHandle`].
     pub fn spawn<T: 'static>(
         &self,
         name: &'static str,
@@ -321,8 +321,8 @@ struct JoinSlot<T> {
     waiter: Option<Waker>,
 }
 
-/// Awaits a spawned task's output. Polled before the task finished, it keeps the waker it was given;
-/// the task calls it when it finishes (see `Handle::spawn`).
+/// Awaits a spawned task's output. Polled before the task finished, it keeps the waker it was
+/// given; the task calls it when it finishes (see `Handle::spawn`).
 pub struct JoinHandle<T> {
     slot: Rc<RefCell<JoinSlot<T>>>,
 }
@@ -344,7 +344,8 @@ impl<T> Future for JoinHandle<T> {
 
 #[cfg(test)]
 mod tests {
-    //! The executor's own rules, on the fake clock. The scenario's exact trace is tested in `main.rs`.
+    //! The executor's own rules, on the fake clock. The scenario's exact trace is tested in
+    //! `tests.rs`.
     use super::*;
 
     fn ms(n: u64) -> Duration {

@@ -54,10 +54,10 @@ impl Future for Recommendations {
     type Output = String;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<String> {
-        // Every field is `Unpin` (no state borrows another), so the enum is too, and `get_mut` gives
-        // a plain `&mut`. A future the compiler makes from an `async fn` or block is never `Unpin`
-        // (its locals may borrow each other across an `.await`, and it does not check whether they
-        // do), so it needs the `Pin` this one does not.
+        // Every field is `Unpin` (no state borrows another), so the enum is too, and `get_mut`
+        // gives a plain `&mut`. A future the compiler makes from an `async fn` or block is never
+        // `Unpin` (its locals may borrow each other across an `.await`, and it does not check
+        // whether they do), so it needs the `Pin` this one does not.
         let this = self.get_mut();
         loop {
             match std::mem::replace(this, Recommendations::Done) {

@@ -9,19 +9,20 @@
 //!
 //! - **`.await` is a return from `poll`.** A task at an `.await` on something not ready returns
 //!   `Pending` to the loop: the thread is the loop's again. Nothing runs "in the background".
-//! - **A wake is a push onto a queue.** A due timer, or a task that finishes, calls the waker it was
-//!   given, which pushes the task's id onto the ready queue: so **polls = wakes + 1** per task.
+//! - **A wake is a push onto a queue.** A due timer, or a task that finishes, calls the waker it
+//!   was given, which pushes the task's id onto the ready queue: so **polls = wakes + 1** per task.
 //! - **The loop idles only when nothing is ready**, until the earliest timer: where a real loop
 //!   waits for I/O too (epoll, kqueue, IOCP). The total is the longest chain, not the sum.
 //! - `hand_written.rs`: `recommendations` as a `Future` written by hand, the same trace.
 //! - `on_tokio.rs`: the same program on tokio's runtimes, polls and wakes counted and compared.
 //!   `ordering.rs`: no microtasks (a ready `.await` does not yield, `yield_now` does), the budget.
 //!
-//! Seed: "Asynchrony" > Building Blocks > Event Loop. Upstream: `src/js/asynchrony/18_event_loop.js`,
-//! `src/python/asynchrony/event_loop_explained.py` (`pretend_io` of 0.30/0.10/0.20 s,
-//! `asyncio.Runner`, `get_event_loop` outside a loop), `src/cpp/asynchrony/coroutine_task.cpp` (its
-//! awaiter resumes the caller inside `await_suspend`, so the stack grows per await: a Rust future
-//! returns to the loop instead). Threads twin: `examples-threads/src/bin/18_event_loop_threads/`.
+//! Seed: "Asynchrony" > Building Blocks > Event Loop. Upstream:
+//! `src/js/asynchrony/18_event_loop.js`, `src/python/asynchrony/event_loop_explained.py`
+//! (`pretend_io` of 0.30/0.10/0.20 s, `asyncio.Runner`, `get_event_loop` outside a loop),
+//! `src/cpp/asynchrony/coroutine_task.cpp` (its awaiter resumes the caller inside `await_suspend`,
+//! so the stack grows per await: a Rust future returns to the loop instead). Threads twin:
+//! `examples-threads/src/bin/18_event_loop_threads/`.
 //!
 //! Run: `cargo run -p examples-async --bin 18_event_loop` (no flags but `--help`, about 2 s).
 //! Output of a real run: `docs/output/18_event_loop.txt`.

@@ -2,10 +2,10 @@
 //!
 //! `Counted` wraps a future and hands it a waker of its own that counts, then calls the runtime's
 //! (the trick tokio-console's instrumentation uses, in miniature). The dashboard runs on a
-//! `current_thread` and a `multi_thread` runtime built with `Builder` and driven by `block_on`, with
-//! `spawn_local` on a `LocalSet` (for futures that are not `Send`), and on one runtime reused for two
-//! `block_on` calls, as Python's `asyncio.Runner` reuses its loop (a task spawned in the first call
-//! finishes in the second).
+//! `current_thread` and a `multi_thread` runtime built with `Builder` and driven by `block_on`,
+//! with `spawn_local` on a `LocalSet` (for futures that are not `Send`), and on one runtime reused
+//! for two `block_on` calls, as Python's `asyncio.Runner` reuses its loop (a task spawned in the
+//! first call finishes in the second).
 
 use std::future::Future;
 use std::pin::Pin;

@@ -5,8 +5,8 @@
 //! and tokio has one queue per worker. What orders tokio's tasks: FIFO on `current_thread`; on
 //! `multi_thread` a task woken by a running task goes to that worker's **LIFO slot** and runs next;
 //! `yield_now` sends a task to the back; every task has a **budget** of 128 resource operations per
-//! poll, after which tokio makes it yield even if it could go on. Proven: the order `A1 A2 B1 B2 A3`
-//! (JS would interleave: A1 B1 A2 B2 A3), and the budget (128 receives from a ready channel).
+//! poll, after which tokio makes it yield even if it could go on. Proven: the order `A1 A2 B1 B2
+//! A3` (JS would interleave: A1 B1 A2 B2 A3), and the budget (128 receives from a ready channel).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};

@@ -1,15 +1,17 @@
 //! # 18 · The thread pool: the threads model's engine, from scratch
 //!
 //! A queue of jobs behind a `Mutex<VecDeque>`, a `Condvar` that idle workers sleep on, worker
-//! threads that take a job and run it to its end (the async twin's `executor.rs` is its event loop).
+//! threads that take a job and run it to its end (the async twin's `executor.rs` is its event
+//! loop).
 //!
 //! - **An idle worker sleeps on the condvar**, it does not spin: `wait` releases the lock and parks
-//!   the thread until `submit` calls `notify_one` (the loop's "idle" in the async twin). A test reads
-//!   the idle workers' CPU time to prove it.
+//!   the thread until `submit` calls `notify_one` (the loop's "idle" in the async twin). A test
+//!   reads the idle workers' CPU time to prove it.
 //! - **A job's panic is contained**: each job runs inside `catch_unwind`, so the worker logs it,
 //!   counts it and takes the next job. The pool keeps all its workers (counted at shutdown).
 //! - **Graceful shutdown**: `shutdown` marks the queue closed and wakes every worker; each finishes
-//!   the jobs still queued, then returns; `shutdown` joins them all. Dropping the pool does the same.
+//!   the jobs still queued, then returns; `shutdown` joins them all. Dropping the pool does the
+//!   same.
 //!
 //! Upstream: `src/cpp/asynchrony/thread_pool_futures.cpp` (vector of threads, `queue<function>`,
 //! mutex, condvar; the destructor drains and joins).
@@ -165,8 +167,8 @@ impl ThreadPool {
 }
 
 impl Drop for ThreadPool {
-    /// A pool dropped without `shutdown` (an early return, a panic in the caller) still finishes its
-    /// queue and joins its threads: no worker outlives it.
+    /// A pool dropped without `shutdown` (an early return, a panic in the caller) still finishes
+    /// its queue and joins its threads: no worker outlives it.
     fn drop(&mut self) {
         if !self.workers.is_empty() {
             self.close_and_join();
@@ -237,7 +239,8 @@ pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 #[cfg(test)]
 mod tests {
     //! Real threads: the pool's guarantees exactly (each job once, panics contained, every worker
-    //! joined, idle workers asleep), timings as lower bounds or CPU time, for a busy 2-core machine.
+    //! joined, idle workers asleep), timings as lower bounds or CPU time, for a busy 2-core
+    //! machine.
     use super::*;
     use std::sync::atomic::{AtomicU32, Ordering};
     use std::sync::mpsc;

@@ -9,7 +9,8 @@
 //! - **What a "task" is here: a closure, run once, start to end, on one worker.** It cannot stop
 //!   half-way and give its thread back: when `recommendations` waits for `orders` (a channel
 //!   `recv`), the worker is blocked, held, and useless to every other job. In the async twin the
-//!   same wait is a `poll` that returns `Pending`: the future runs in pieces, the thread free between.
+//!   same wait is a `poll` that returns `Pending`: the future runs in pieces, the thread free
+//!   between.
 //! - **So the pool needs enough workers for the waits.** With 3 workers the dashboard takes the
 //!   longest chain (300 ms, like the event loop's *one* thread). With 2, `recommendations` holds
 //!   one worker while `orders` queues behind `profile`: 500 ms, the sum. With 1 it would never end
@@ -19,10 +20,11 @@
 //!
 //! Seed: "Asynchrony" > Building Blocks > Event Loop; "Asynchrony vs Multithreading". Upstream:
 //! `src/cpp/asynchrony/thread_pool_futures.cpp`, `src/js/asynchrony/18_event_loop.js`,
-//! `src/python/asynchrony/event_loop_explained.py`. Async twin: `examples-async/src/bin/18_event_loop/`.
+//! `src/python/asynchrony/event_loop_explained.py`. Async twin:
+//! `examples-async/src/bin/18_event_loop/`.
 //!
-//! Run: `cargo run -p examples-threads --bin 18_event_loop_threads` (no flags but `--help`, about 1 s).
-//! Output of a real run: `docs/output/18_event_loop_threads.txt`.
+//! Run: `cargo run -p examples-threads --bin 18_event_loop_threads` (no flags but `--help`, about 1
+//! s). Output of a real run: `docs/output/18_event_loop_threads.txt`.
 
 mod executor;
 mod report;

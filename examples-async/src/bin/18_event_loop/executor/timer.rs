@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 
 use super::{Handle, lock};
 
-/// Real time for the demo, or a fake clock that jumps to the next timer instead of sleeping (tests).
+/// Real time for the demo, or a fake clock that jumps to the next timer instead of sleeping
+/// (tests).
 pub enum Clock {
     Real(Instant),
     Fake(Mutex<Duration>),
@@ -112,7 +113,8 @@ mod tests {
             h.sleep(ms(20)).await;
         })
         .expect("not stalled");
-        // Left in the list, the dead timer would idle the loop to 5 ms and wake the task for nothing.
+        // Left in the list, the dead timer would idle the loop to 5 ms and wake the task for
+        // nothing.
         let idles: Vec<Duration> = ex
             .trace()
             .iter()
