@@ -9,6 +9,10 @@
 //! `poll` takes `Pin<&mut Self>`: a promise that the future will not move again once polled, which
 //! a future that holds a reference into itself needs. `Unpin` is the opt-out: a type that holds no
 //! such reference may be moved even when pinned, and `Pin::get_mut` hands out a plain `&mut`.
+//!
+//! Upstream: `src/cpp/asynchrony/coroutine_task.cpp` writes a lazy `Task<T>` by hand too; its
+//! awaiter resumes the caller inside `await_suspend`, so the stack grows per await, where this
+//! `poll` returns to the loop instead.
 
 use std::future::Future;
 use std::pin::Pin;

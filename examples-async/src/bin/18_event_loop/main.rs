@@ -17,7 +17,8 @@
 //! - `on_tokio.rs`: the same program on tokio's runtimes, polls and wakes counted and compared.
 //!   `ordering.rs`: no microtasks (a ready `.await` does not yield, `yield_now` does), the budget.
 //!
-//! Seed: "Asynchrony" > Building Blocks > Event Loop. Upstream:
+//! Seed: "Asynchrony" > Building Blocks > Event Loop (its four duties: task management, event
+//! dispatch, timers, concurrency on one thread). Upstream:
 //! `src/js/asynchrony/18_event_loop.js`, `src/python/asynchrony/event_loop_explained.py`
 //! (`pretend_io` of 0.30/0.10/0.20 s, `asyncio.Runner`, `get_event_loop` outside a loop),
 //! `src/cpp/asynchrony/coroutine_task.cpp` (its awaiter resumes the caller inside `await_suspend`,

@@ -7,6 +7,7 @@
 //! `yield_now` sends a task to the back; every task has a **budget** of 128 resource operations per
 //! poll, after which tokio makes it yield even if it could go on. Proven: the order `A1 A2 B1 B2
 //! A3` (JS would interleave: A1 B1 A2 B2 A3), and the budget (128 receives from a ready channel).
+//! Upstream: `src/js/asynchrony/18_event_loop.js` (the nextTick / microtask / macrotask order).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
