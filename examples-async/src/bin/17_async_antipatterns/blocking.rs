@@ -10,6 +10,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use common::fmt_duration;
+use tokio::sync::watch;
 use tokio::time::{Instant, MissedTickBehavior, interval, sleep};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
@@ -86,8 +87,9 @@ impl Heartbeat {
     }
 }
 
-/// Ticks every [`TICK`] until `stop`; records the longest gap between two ticks.
-pub async fn heartbeat(stop: CancellationToken) -> Heartbeat {
+/// Ticks every [`TICK`] until `stop`; records the longest gap between two ticks, and publishes
+/// the count of ticks in `ticked`.
+pub async fn heartbeat(stop: CancellationToken, ticked: watch::Sender<u32>) -> Heartbeat {
     let mut ticker = interval(TICK);
     // After a freeze, tick once and carry on (the default, `Burst`, fires the missed ticks at
     // once).
@@ -114,6 +116,7 @@ pub async fn heartbeat(stop: CancellationToken) -> Heartbeat {
                     );
                 }
                 last = Some(now);
+                ticked.send_replace(seen.ticks);
             }
         }
     }
@@ -122,11 +125,16 @@ pub async fn heartbeat(stop: CancellationToken) -> Heartbeat {
 /// Runs `work` while a heartbeat ticks on the same runtime; returns what the heartbeat saw.
 pub async fn with_heartbeat<T>(work: impl Future<Output = T>) -> Heartbeat {
     let stop = CancellationToken::new();
-    let beat = tokio::spawn(heartbeat(stop.clone()));
+    let (ticked, mut ticks) = watch::channel(0);
+    let beat = tokio::spawn(heartbeat(stop.clone(), ticked));
     // A tick before the work and one after it: the gap that spans the work lies between two ticks.
-    sleep(TICK).await;
+    // Waited for, not slept for: on a busy machine a `sleep(TICK)` may be over by its first poll,
+    // and the work would start before the heartbeat had ticked at all.
+    let running = "the heartbeat runs until stopped";
+    ticks.wait_for(|&n| n >= 1).await.expect(running);
     black_box(work.await);
-    sleep(TICK).await;
+    let after_work = *ticks.borrow_and_update();
+    ticks.wait_for(|&n| n > after_work).await.expect(running);
     stop.cancel();
     beat.await.expect("the heartbeat does not panic")
 }
