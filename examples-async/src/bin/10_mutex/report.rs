@@ -4,11 +4,12 @@
 use std::time::Duration;
 
 use common::fmt_duration;
+use tokio::time::Instant;
 use tracing::info;
 
 use crate::{CARD_CHECK, DISPENSE, OPENING_BALANCE, WITHDRAWAL};
-use tokio::time::Instant;
 
+/// What an ATM told its customer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
     Approved,

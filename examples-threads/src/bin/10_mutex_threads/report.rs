@@ -1,14 +1,14 @@
 //! Support for `main.rs`, no lesson in it: what each ATM answered ([`Answer`]), what a run ended
 //! with ([`Report`]: do the books balance?), the log of a run and the summary lines.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::fmt_duration;
 use tracing::info;
 
 use crate::{CARD_CHECK, DISPENSE, OPENING_BALANCE, WITHDRAWAL};
-use std::time::Instant;
 
+/// What an ATM told its customer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
     Approved,
