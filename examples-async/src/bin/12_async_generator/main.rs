@@ -57,6 +57,7 @@ const PAGES: [&[&str]; 3] = [
 const PAGE_DELAY: Duration = Duration::from_millis(150);
 /// Processing one user (upstream: 0.2 s).
 const PROCESS: Duration = Duration::from_millis(40);
+
 #[derive(Debug, Clone, PartialEq)]
 struct Page {
     users: Vec<String>,
