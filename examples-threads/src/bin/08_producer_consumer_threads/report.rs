@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use common::fmt_duration;
 
-use super::plan::{DELAYS, Delays, plan};
 use super::CONSUMERS;
+use super::plan::{DELAYS, Delays, plan};
 
 /// What one producer did.
 #[derive(Debug)]
