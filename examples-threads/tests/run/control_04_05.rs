@@ -131,13 +131,13 @@ fn run_heavy_functions_threads_05_compares_thread_counts_with_equal_results() {
     let per_core = run
         .stdout
         .lines()
-        .find(|l| l.contains(" threads (one per core): "))
+        .find(|l| l.contains(" threads (one per core): ") && l.contains(" slice(s) at once"))
         .unwrap_or_default();
     assert_eq!(figure(per_core, " slice(s) at once"), cores, "{per_core}");
     let oversubscribed = run
         .stdout
         .lines()
-        .find(|l| l.contains(" threads (8 per core): "))
+        .find(|l| l.contains(" threads (8 per core): ") && l.contains(" slice(s) at once"))
         .unwrap_or_default();
     // More slices running at once than there are cores: the OS slices the cores among them. (Not
     // all 16 for certain: on a busy machine the first slice may end before the last thread starts.)

@@ -14,7 +14,7 @@ use std::thread::available_parallelism;
 use std::time::Duration;
 
 use common::{Comparison, fmt_duration};
-use tracing::info;
+use tracing::{info, warn};
 
 use super::heartbeat::Heartbeat;
 use super::{CALLS, THREADS_PER_CORE, TICK};
@@ -176,6 +176,21 @@ pub fn print_summary(
         )
     );
 
+    // Each way's heartbeat verdict is logged: on a machine busy enough, a heartbeat that should
+    // keep time may not, and the summary's words must stay the same (it counts the verdicts).
+    let mut froze = 0;
+    for (label, _, beat) in &ways {
+        if heartbeat_verdict(beat.longest_gap, TICK, call) == "froze" {
+            froze += 1;
+            warn!(
+                "{label}: the main heartbeat froze ({} without a tick, past {})",
+                fmt_duration(beat.longest_gap),
+                fmt_duration(freeze_threshold(TICK, call))
+            );
+        } else {
+            info!("{label}: the main heartbeat kept time");
+        }
+    }
     let mut summary = String::from("\nSummary\n");
     // Writing to a `String` cannot fail.
     let _ = writeln!(
@@ -188,14 +203,19 @@ pub fn print_summary(
     for (label, took, beat) in &ways {
         let _ = writeln!(
             summary,
-            "  {label}: {}, {} slice(s) at once, main heartbeat longest gap {} (tick {}): {}",
+            "  {label}: {}, {} slice(s) at once, main heartbeat longest gap {} (tick {})",
             fmt_duration(*took),
             beat.calls_at_once,
             fmt_duration(beat.longest_gap),
-            fmt_duration(TICK),
-            heartbeat_verdict(beat.longest_gap, TICK, call)
+            fmt_duration(TICK)
         );
     }
+    let _ = writeln!(
+        summary,
+        "  the main heartbeat froze in {froze} of {} ways and kept time in {}",
+        ways.len(),
+        ways.len() - froze
+    );
     let load = load.map_or_else(String::new, |load| format!(", load average {load:.1}"));
     let _ = writeln!(
         summary,
