@@ -20,8 +20,9 @@
 //!
 //! Seed: "Asynchrony" > Challenges and Considerations ("Working with Synchronous Functions":
 //! `run_in_executor`; "Scalability Considerations": CPU-bound work). Upstream:
-//! `src/python/asynchrony/run_heavy_functions.py`, `src/js/asynchrony/05_run_heavy_functions.js`,
-//! `src/cpp/asynchrony/heavy_functions.cpp` (waits for an Enter; this one ends by itself).
+//! `src/python/asynchrony/run_heavy_functions.py` (process pool; its bad version commented out),
+//! `src/js/asynchrony/05_run_heavy_functions.js` (never exits on a terminal),
+//! `src/cpp/asynchrony/heavy_functions.cpp` (waits for an Enter). This one ends by itself.
 //! Threads twin: `examples-threads/src/bin/05_run_heavy_functions_threads/main.rs`.
 //!
 //! This file is the lesson: the work, the three ways, `main`. Proofs: `tests.rs`.
@@ -53,8 +54,8 @@ use tracing::info;
     long_about = None
 )]
 struct Args {
-    /// How long one call of the heavy function should take; the work is sized at start-up by
-    /// timing a short run, so the lesson is the same in debug and release builds
+    /// How much CPU time one call of the heavy function should take; the work is sized at
+    /// start-up by timing a short run, so the lesson is the same in debug and release builds
     #[arg(long, value_name = "MS", default_value_t = 120,
           value_parser = clap::value_parser!(u64).range(50..=2000))]
     call_ms: u64,
@@ -111,7 +112,8 @@ async fn inline_on_runtime(calls: Vec<Range<u64>>) -> u64 {
 }
 
 /// Way 2: each call on tokio's blocking pool, awaited in turn. While a call runs there, this task
-/// is parked at the `.await` and the runtime thread is free for the heartbeat.
+/// is parked at the `.await` and the runtime thread is free for the heartbeat. This is the seed's
+/// `run_in_executor` (Python: `loop.run_in_executor`, `asyncio.to_thread`).
 async fn one_by_one_with_spawn_blocking(calls: Vec<Range<u64>>) -> anyhow::Result<u64> {
     let of = calls.len();
     let mut total = 0u64;
@@ -125,7 +127,9 @@ async fn one_by_one_with_spawn_blocking(calls: Vec<Range<u64>>) -> anyhow::Resul
 }
 
 /// Way 3: all calls at once on rayon's pool (one thread per core). The runtime thread awaits a
-/// `oneshot` that the pool fills in when every call is done.
+/// `oneshot` that the pool fills in when every call is done: the pattern tokio's docs recommend for
+/// CPU-bound work (`spawn_blocking` is sized for blocking I/O, hundreds of threads, not for a CPU
+/// pool of one thread per core).
 async fn fanned_out_with_rayon(calls: Vec<Range<u64>>) -> anyhow::Result<u64> {
     let (result_tx, result_rx) = oneshot::channel();
     let of = calls.len();

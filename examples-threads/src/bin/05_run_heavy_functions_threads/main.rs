@@ -53,8 +53,8 @@ use tracing::info;
     long_about = None
 )]
 struct Args {
-    /// How long one call of the heavy function should take; the work is sized at start-up by
-    /// timing a short run, so the lesson is the same in debug and release builds
+    /// How much CPU time one call of the heavy function should take; the work is sized at
+    /// start-up by timing a short run, so the lesson is the same in debug and release builds
     #[arg(long, value_name = "MS", default_value_t = 120,
           value_parser = clap::value_parser!(u64).range(50..=2000))]
     call_ms: u64,
