@@ -92,10 +92,10 @@ async fn spawn_blocking_keeps_the_heartbeat_near_one_tick() {
         "kept time",
         "{beat:?} in {took:?}"
     );
-    // It did tick all along: about one tick per 50 ms (half of them, to allow for a busy
-    // machine), plus the ones before and after.
-    let expected = (took.as_millis() / TICK.as_millis()) as u32;
-    assert!(beat.ticks >= expected / 2 + 2, "{beat:?} in {took:?}");
+    // It did tick all along: at least once per call (each takes 100 ms of CPU, longer than the
+    // 50 ms tick), plus the ticks before and after. Not one per 50 ms: on a busy machine every
+    // wake-up of the runtime thread comes late, and each late tick delays the next one.
+    assert!(beat.ticks >= 3 + 2, "{beat:?} in {took:?}");
 }
 
 #[tokio::test]

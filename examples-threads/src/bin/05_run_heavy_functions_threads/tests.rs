@@ -115,10 +115,10 @@ fn the_main_thread_keeps_time_while_every_core_is_busy() {
         "kept time",
         "{beat:?} in {took:?}"
     );
-    // It did tick all along: about one tick per 50 ms (half of them, to allow for a busy
-    // machine).
-    let expected = (took.as_millis() / TICK.as_millis()) as u32;
-    assert!(beat.ticks >= expected / 2, "{beat:?} in {took:?}");
+    // It did tick while the work ran: the first tick, and at least two more while every core was
+    // busy (the job is 400 ms of CPU on the cores, 200 ms at best on two). Not one per 50 ms: on a
+    // busy machine every wake-up of the main thread comes late, and each late tick delays the next.
+    assert!(beat.ticks >= 3, "{beat:?} in {took:?}");
 }
 
 #[test]
