@@ -740,6 +740,48 @@ mod tests {
         assert_eq!((stats.header_timeouts, stats.errors), (1, 0), "{stats:?}");
     }
 
+    /// A client that sends its head a byte every 20 ms (a slowloris) makes progress all the time:
+    /// the header timeout is for the whole head, so it is cut at the timeout, long before its head
+    /// would be complete (about 0.6 s); a timer re-armed by every byte would let it finish.
+    #[tokio::test]
+    async fn a_client_that_trickles_its_head_is_cut_at_the_header_timeout_for_the_whole_head() {
+        let header_timeout = Duration::from_millis(300);
+        let server = start(Config {
+            header_timeout,
+            ..config()
+        })
+        .await;
+        let started = Instant::now();
+        let stream = TcpStream::connect(server.addr).await.expect("connect");
+        stream.set_nodelay(true).expect("TCP_NODELAY");
+        let (mut read, mut write) = stream.into_split();
+        let trickle = tokio::spawn(async move {
+            for byte in b"GET / HTTP/1.1\r\nHost: test\r\n\r\n" {
+                sleep(Duration::from_millis(20)).await;
+                if write.write_all(&[*byte]).await.is_err() {
+                    return false; // cut before the whole head was sent
+                }
+            }
+            true
+        });
+        let mut answer = Vec::new();
+        // Returns when the server closes the connection.
+        let _ = read.read_to_end(&mut answer).await;
+        let waited = started.elapsed();
+        assert!(waited >= header_timeout, "dropped too early: {waited:?}");
+        assert!(
+            !String::from_utf8_lossy(&answer).contains(" 200 "),
+            "the trickled head was answered: the timer was re-armed by its bytes"
+        );
+        let _ = trickle.await;
+        wait_until(&server.stats, "the connection closed", |s| {
+            s.live_connections == 0
+        })
+        .await;
+        let stats = server.stats.snapshot();
+        assert_eq!((stats.header_timeouts, stats.requests), (1, 0), "{stats:?}");
+    }
+
     #[tokio::test]
     async fn an_idle_keep_alive_connection_expires_after_the_header_timeout() {
         let header_timeout = Duration::from_millis(300);
