@@ -820,12 +820,28 @@ fn is_write_timeout(e: &io::Error) -> bool {
     e.get_ref().is_some_and(|inner| inner.is::<WriteTimedOut>())
 }
 
+/// What [`write_all_by`] needs of a socket: writes, and a timeout on each one (`TcpStream` has
+/// both; a test gives it a client that reads a trickle at a time).
+trait WriteWithTimeout: Write {
+    fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()>;
+}
+
+impl WriteWithTimeout for TcpStream {
+    fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        TcpStream::set_write_timeout(self, timeout)
+    }
+}
+
 /// `write_all` with a deadline for the whole of `bytes`. A client that pipelines requests and never
 /// reads fills the socket buffers, and then a plain `write_all` blocks its worker for ever: one
 /// such client per worker stops the server. `set_write_timeout` bounds each `write` call; setting
 /// it to what is left of the deadline before each call bounds the whole response, so a client
 /// that takes a byte now and then cannot stretch it either.
-fn write_all_by(stream: &mut TcpStream, mut bytes: &[u8], timeout: Duration) -> io::Result<()> {
+fn write_all_by(
+    stream: &mut impl WriteWithTimeout,
+    mut bytes: &[u8],
+    timeout: Duration,
+) -> io::Result<()> {
     let deadline = Instant::now() + timeout;
     let timed_out = || io::Error::new(io::ErrorKind::TimedOut, WriteTimedOut);
     while !bytes.is_empty() {
@@ -1036,6 +1052,106 @@ mod tests {
         });
         let stats = server.stats.snapshot();
         assert_eq!((stats.header_timeouts, stats.errors), (1, 0), "{stats:?}");
+    }
+
+    /// A client that sends its head a byte every 20 ms (a slowloris) makes progress all the time:
+    /// the header deadline is for the whole head, so it is cut at the timeout, long before its head
+    /// would be complete (about 0.6 s); a deadline re-armed by every read would let it finish.
+    #[test]
+    fn a_client_that_trickles_its_head_is_cut_at_the_header_timeout_for_the_whole_head() {
+        let header_timeout = Duration::from_millis(300);
+        let server = start(Config {
+            header_timeout,
+            ..config()
+        });
+        let started = Instant::now();
+        let mut stream = TcpStream::connect(server.addr).expect("connect");
+        stream.set_nodelay(true).expect("TCP_NODELAY");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("set timeout");
+        let mut write = stream.try_clone().expect("a second handle");
+        let trickle = thread::spawn(move || {
+            for byte in b"GET / HTTP/1.1\r\nHost: test\r\n\r\n" {
+                thread::sleep(Duration::from_millis(20));
+                if write.write_all(&[*byte]).is_err() {
+                    return; // cut before the whole head was sent
+                }
+            }
+        });
+        let mut answer = Vec::new();
+        // Returns when the server closes the connection.
+        let _ = stream.read_to_end(&mut answer);
+        let waited = started.elapsed();
+        assert!(waited >= header_timeout, "dropped too early: {waited:?}");
+        assert!(
+            !String::from_utf8_lossy(&answer).contains(" 200 "),
+            "the trickled head was answered: the deadline was re-armed by its bytes"
+        );
+        let _ = trickle.join();
+        wait_until(&server.stats, "the connection closed", |s| {
+            s.live_connections == 0
+        });
+        let stats = server.stats.snapshot();
+        assert_eq!((stats.header_timeouts, stats.requests), (1, 0), "{stats:?}");
+    }
+
+    /// A client that takes its answer a trickle at a time, as the OS shows it to a blocking write
+    /// with `SO_SNDTIMEO`: each write waits 20 ms (or its timeout, if shorter, and then fails with
+    /// `WouldBlock`), and then 16 bytes are taken.
+    struct TrickleReader {
+        timeout: std::cell::Cell<Option<Duration>>,
+        taken: usize,
+    }
+
+    impl Write for TrickleReader {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            let wait = Duration::from_millis(20);
+            match self.timeout.get() {
+                Some(timeout) if timeout < wait => {
+                    thread::sleep(timeout);
+                    Err(io::ErrorKind::WouldBlock.into())
+                }
+                _ => {
+                    thread::sleep(wait);
+                    let n = buf.len().min(16);
+                    self.taken += n;
+                    Ok(n)
+                }
+            }
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl WriteWithTimeout for TrickleReader {
+        fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+            self.timeout.set(timeout);
+            Ok(())
+        }
+    }
+
+    /// The write deadline counts from the start of the answer's write, and no bit of progress
+    /// pushes it back: 4 KiB at 16 bytes per 20 ms would take 5 s; it is cut at the 300 ms timeout.
+    #[test]
+    fn a_client_that_reads_a_trickle_is_cut_at_the_write_deadline_from_the_start_of_the_write() {
+        let timeout = Duration::from_millis(300);
+        let mut client = TrickleReader {
+            timeout: std::cell::Cell::new(None),
+            taken: 0,
+        };
+        let started = Instant::now();
+        let e = write_all_by(&mut client, &[b'x'; 4096], timeout).expect_err("too slow a reader");
+        let took = started.elapsed();
+        assert!(is_write_timeout(&e), "{e}");
+        assert!(client.taken > 0, "the client took bytes all along");
+        assert!(took >= timeout, "{took:?}");
+        assert!(
+            took < Duration::from_secs(3),
+            "not cut at its deadline: {took:?}"
+        );
     }
 
     #[test]
