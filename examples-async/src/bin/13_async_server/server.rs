@@ -57,6 +57,9 @@ pub struct Config {
     /// After the shutdown signal: how long in-flight requests get to finish before the server drops
     /// their connections anyway.
     pub grace_period: Duration,
+    /// How many requests, the first ones, the access log shows at `info`; the rest go to `debug`
+    /// (all are counted). `serve` shows every one; the demo a few, so its burst reads at a glance.
+    pub log_requests: u64,
 }
 
 /// Counters the server keeps while it runs. The demo prints them and the tests assert on them:
@@ -66,6 +69,7 @@ pub struct Stats {
     accepted: AtomicU64,
     live_connections: AtomicUsize,
     requests: AtomicU64,
+    logged: AtomicU64,
     in_flight: AtomicUsize,
     peak_in_flight: AtomicUsize,
     bad_requests: AtomicU64,
@@ -84,6 +88,8 @@ pub struct Snapshot {
     pub live_connections: usize,
     /// Requests that reached a route (answered or still running).
     pub requests: u64,
+    /// Requests the access log showed at `info` (see [`Config::log_requests`]).
+    pub logged: u64,
     /// Requests being handled right now, and the most there ever were at once.
     pub in_flight: usize,
     pub peak_in_flight: usize,
@@ -106,6 +112,7 @@ impl Stats {
             accepted: get(&self.accepted),
             live_connections: self.live_connections.load(Ordering::Relaxed),
             requests: get(&self.requests),
+            logged: get(&self.logged),
             in_flight: self.in_flight.load(Ordering::Relaxed),
             peak_in_flight: self.peak_in_flight.load(Ordering::Relaxed),
             bad_requests: get(&self.bad_requests),
@@ -119,14 +126,15 @@ impl Stats {
 
 /// Counts a request as in flight for as long as it lives. A guard, not a pair of calls, so that a
 /// handler future dropped half-way (its client went away) still counts itself out.
-struct InFlight<'a>(&'a Stats);
+/// It also knows the request's number since start (1 for the first), for the access log.
+struct InFlight<'a>(&'a Stats, u64);
 
 impl<'a> InFlight<'a> {
     fn enter(stats: &'a Stats) -> Self {
-        stats.requests.fetch_add(1, Ordering::Relaxed);
+        let number = stats.requests.fetch_add(1, Ordering::Relaxed) + 1;
         let now = stats.in_flight.fetch_add(1, Ordering::Relaxed) + 1;
         stats.peak_in_flight.fetch_max(now, Ordering::Relaxed);
-        InFlight(stats)
+        InFlight(stats, number)
     }
 }
 
@@ -188,7 +196,7 @@ impl Server {
         let grace_over = CancellationToken::new();
         // One hyper configuration shared by every connection.
         let http = Arc::new(http1_builder(&config));
-        let (delay, write_timeout) = (config.delay, config.write_timeout);
+        let config = Arc::new(config);
 
         tokio::pin!(shutdown);
         loop {
@@ -220,8 +228,7 @@ impl Server {
                 peer,
                 permit,
                 Arc::clone(&http),
-                delay,
-                write_timeout,
+                Arc::clone(&config),
                 Arc::clone(&stats),
                 stopping.clone(),
                 grace_over.clone(),
@@ -291,8 +298,7 @@ async fn serve_connection(
     // Held for the life of the connection: dropping it (however this task ends) frees the slot.
     _permit: OwnedSemaphorePermit,
     http: Arc<http1::Builder>,
-    delay: Duration,
-    write_timeout: Duration,
+    config: Arc<Config>,
     stats: Arc<Stats>,
     stopping: CancellationToken,
     grace_over: CancellationToken,
@@ -302,22 +308,28 @@ async fn serve_connection(
     if let Err(e) = stream.set_nodelay(true) {
         debug!(%peer, "set_nodelay failed: {e}");
     }
+    let (delay, log_requests) = (config.delay, config.log_requests);
     let handler_stats = Arc::clone(&stats);
     let service = service_fn(move |request| {
         let stats = Arc::clone(&handler_stats);
         async move {
-            let _in_flight = InFlight::enter(&stats);
+            let in_flight = InFlight::enter(&stats);
             let (method, uri) = (request.method().clone(), request.uri().clone());
             let response = route(request, delay).await;
             // The access log: which worker thread finished which request (filtered out, at almost
-            // no cost, under `RUST_LOG=warn` as in the load test).
-            info!("{method} {} -> {}", uri.path(), response.status());
+            // no cost, under `RUST_LOG=warn` as in the load test), past `log_requests` at `debug`.
+            if in_flight.1 <= log_requests {
+                stats.logged.fetch_add(1, Ordering::Relaxed);
+                info!("{method} {} -> {}", uri.path(), response.status());
+            } else {
+                debug!("{method} {} -> {}", uri.path(), response.status());
+            }
             Ok::<_, Infallible>(response)
         }
     });
     // hyper's header timeout stops once a request head is in; the write deadline covers the
     // other direction, a client that stops reading its responses.
-    let io = TokioIo::new(WriteDeadline::new(stream, write_timeout));
+    let io = TokioIo::new(WriteDeadline::new(stream, config.write_timeout));
     let connection = http.serve_connection(io, service);
     tokio::pin!(connection);
 
@@ -644,6 +656,7 @@ mod tests {
             header_timeout: Duration::from_secs(5),
             write_timeout: Duration::from_secs(5),
             grace_period: Duration::from_secs(5),
+            log_requests: u64::MAX,
         }
     }
 

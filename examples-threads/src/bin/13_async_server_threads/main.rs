@@ -185,6 +185,7 @@ impl ServerArgs {
             header_timeout: Duration::from_millis(self.header_timeout_ms),
             write_timeout: Duration::from_millis(self.write_timeout_ms),
             grace_period: Duration::from_millis(self.grace_period_ms),
+            log_requests: u64::MAX,
         }
     }
 }
@@ -273,8 +274,26 @@ fn send(agent: &ureq::Agent, method: &str, url: &str) -> anyhow::Result<(u16, St
 
 /// Starts a server on `127.0.0.1:0`, drives it with ureq from client threads, and shuts it down
 /// gracefully with a `/slow` request in flight.
+/// The tour of the routes, one request each.
+const ROUTES: [(&str, &str); 5] = [
+    ("GET", "/"),
+    ("GET", "/user/7"),
+    ("GET", "/data"),
+    ("GET", "/nope"),
+    ("POST", "/"),
+];
+
+/// How many requests of the burst the demo's access log shows; the rest are counted.
+const BURST_LOGGED: u64 = 3;
+
 fn demo(args: &ServerArgs, burst: usize) -> anyhow::Result<DemoReport> {
-    let config = args.config();
+    // The access log shows the tour of the routes and the first few requests of the burst; the
+    // rest of the burst is counted, so the lesson (n threads serve n requests at a time) stands
+    // out instead of scrolling by in N lines.
+    let config = Config {
+        log_requests: ROUTES.len() as u64 + BURST_LOGGED,
+        ..args.config()
+    };
     let delay = config.delay;
     let threads = config.threads;
     let listener = TcpListener::bind("127.0.0.1:0")?;
@@ -295,13 +314,7 @@ fn demo(args: &ServerArgs, burst: usize) -> anyhow::Result<DemoReport> {
 
     info!("--- the routes, one request at a time ---");
     let mut routes = Vec::new();
-    for (method, path) in [
-        ("GET", "/"),
-        ("GET", "/user/7"),
-        ("GET", "/data"),
-        ("GET", "/nope"),
-        ("POST", "/"),
-    ] {
+    for (method, path) in ROUTES {
         let (response, took) = time(|| send(&agent, method, &format!("{base}{path}")));
         let (status, body) = response?;
         info!(
@@ -313,7 +326,7 @@ fn demo(args: &ServerArgs, burst: usize) -> anyhow::Result<DemoReport> {
     }
 
     info!("--- a burst of {burst} concurrent GET /user/{{id}}, one client thread each ---");
-    let peak_before = stats.snapshot().peak_in_flight;
+    let before = stats.snapshot();
     let (oks, burst_took) = time(|| {
         thread::scope(|scope| {
             let clients: Vec<_> = (0..burst)
@@ -339,11 +352,15 @@ fn demo(args: &ServerArgs, burst: usize) -> anyhow::Result<DemoReport> {
         })
     });
     let burst_all_ok = oks.iter().all(|ok| *ok);
-    let peak_in_flight = stats.snapshot().peak_in_flight.max(peak_before);
+    let after = stats.snapshot();
+    let peak_in_flight = after.peak_in_flight.max(before.peak_in_flight);
+    let shown = after.logged - before.logged;
     info!(
-        "burst: {burst} concurrent GET /user/{{id}} answered {} in {}",
+        "burst: {burst} concurrent GET /user/{{id}} answered {} in {} ({shown} shown above, {} more \
+         counted: RUST_LOG=debug shows each)",
         if burst_all_ok { "200" } else { "with failures" },
-        fmt_duration(burst_took)
+        fmt_duration(burst_took),
+        (after.requests - before.requests).saturating_sub(shown)
     );
 
     info!("--- graceful shutdown with GET /slow in flight ---");
@@ -533,6 +550,9 @@ mod tests {
         assert_eq!(report.slow_status, 200);
         assert!(report.slow_took >= delay * 10, "{report:?}");
         assert_eq!(report.dropped_after_grace, 0);
+        // The access log showed the tour and a few of the burst; the rest was only counted.
+        assert_eq!(report.server.logged, ROUTES.len() as u64 + BURST_LOGGED);
+        assert!(report.server.requests > report.server.logged, "{report:?}");
         assert!(report.refused_after_shutdown);
         assert_eq!(report.server.errors, 0);
     }

@@ -55,6 +55,9 @@ pub struct Config {
     pub write_timeout: Duration,
     /// After the shutdown signal: how long in-flight requests get to finish.
     pub grace_period: Duration,
+    /// How many requests, the first ones, the access log shows at `info`; the rest go to `debug`
+    /// (all are counted). `serve` shows every one; the demo a few, so its burst reads at a glance.
+    pub log_requests: u64,
 }
 
 /// Counters the server keeps while it runs, as in the async twin.
@@ -63,6 +66,7 @@ pub struct Stats {
     accepted: AtomicU64,
     live_connections: AtomicUsize,
     requests: AtomicU64,
+    logged: AtomicU64,
     in_flight: AtomicUsize,
     peak_in_flight: AtomicUsize,
     bad_requests: AtomicU64,
@@ -81,6 +85,8 @@ pub struct Snapshot {
     pub live_connections: usize,
     /// Requests that reached a route (answered or still running).
     pub requests: u64,
+    /// Requests the access log showed at `info` (see [`Config::log_requests`]).
+    pub logged: u64,
     /// Requests being handled right now, and the most there ever were at once.
     pub in_flight: usize,
     pub peak_in_flight: usize,
@@ -103,6 +109,7 @@ impl Stats {
             accepted: get(&self.accepted),
             live_connections: self.live_connections.load(Ordering::Relaxed),
             requests: get(&self.requests),
+            logged: get(&self.logged),
             in_flight: self.in_flight.load(Ordering::Relaxed),
             peak_in_flight: self.peak_in_flight.load(Ordering::Relaxed),
             bad_requests: get(&self.bad_requests),
@@ -115,14 +122,15 @@ impl Stats {
 }
 
 /// Counts a request as in flight for as long as it lives (a guard, as in the async twin).
-struct InFlight<'a>(&'a Stats);
+/// It also knows the request's number since start (1 for the first), for the access log.
+struct InFlight<'a>(&'a Stats, u64);
 
 impl<'a> InFlight<'a> {
     fn enter(stats: &'a Stats) -> Self {
-        stats.requests.fetch_add(1, Ordering::Relaxed);
+        let number = stats.requests.fetch_add(1, Ordering::Relaxed) + 1;
         let now = stats.in_flight.fetch_add(1, Ordering::Relaxed) + 1;
         stats.peak_in_flight.fetch_max(now, Ordering::Relaxed);
-        InFlight(stats)
+        InFlight(stats, number)
     }
 }
 
@@ -425,18 +433,31 @@ fn serve_connection(
                 break;
             }
         };
-        let response = {
-            let _in_flight = InFlight::enter(stats);
-            route(&head.method, &head.path, shared.config.delay)
+        let (response, number) = {
+            let in_flight = InFlight::enter(stats);
+            let response = route(&head.method, &head.path, shared.config.delay);
+            (response, in_flight.1)
         };
-        // The access log: which worker served which request.
-        info!(
-            "{} {} -> {} {}",
-            head.method,
-            head.path,
-            response.status,
-            reason(response.status)
-        );
+        // The access log: which worker served which request; past `log_requests` at `debug`.
+        let status = (head.method.as_str(), head.path.as_str(), response.status);
+        if number <= shared.config.log_requests {
+            stats.logged.fetch_add(1, Ordering::Relaxed);
+            info!(
+                "{} {} -> {} {}",
+                status.0,
+                status.1,
+                status.2,
+                reason(status.2)
+            );
+        } else {
+            debug!(
+                "{} {} -> {} {}",
+                status.0,
+                status.1,
+                status.2,
+                reason(status.2)
+            );
+        }
         // Keep the connection only if the client wants to, the request has no body to skip, the
         // server is not shutting down, and nobody is queued: a keep-alive client must not keep a
         // worker to itself while other clients wait for one.
@@ -949,6 +970,7 @@ mod tests {
             header_timeout: Duration::from_secs(5),
             write_timeout: Duration::from_secs(5),
             grace_period: Duration::from_secs(5),
+            log_requests: u64::MAX,
         }
     }
 
