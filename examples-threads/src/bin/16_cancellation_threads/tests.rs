@@ -62,8 +62,8 @@ fn a_group_stops_at_its_next_look_and_every_guard_is_dropped() {
     );
     assert!(r.by_channel_stopped_at >= GROUP_STOP, "{r:?}");
     assert!(r.by_flag_stopped_at >= GROUP_STOP, "{r:?}");
-    // Up to a step, plus slack for a busy machine.
-    assert!(r.by_flag_latency < CHUNK + ms(400), "{r:?}");
+    // Up to a step, plus wide slack for a busy machine (the test below parts the two ways cleanly).
+    assert!(r.by_flag_latency < CHUNK + ms(900), "{r:?}");
     assert_eq!(r.guards_made, 2 * WORKERS);
     assert_eq!(r.guards_dropped, r.guards_made, "a guard leaked: {r:?}");
 }
