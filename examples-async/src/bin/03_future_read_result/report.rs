@@ -6,7 +6,7 @@ use std::time::Duration;
 use common::fmt_duration;
 
 use crate::continuation::{INITIAL_TASK_DELAY, STORE_DELAY};
-use crate::heartbeat::{HEARTBEAT, heartbeat_verdict, longest_gap};
+use crate::heartbeat::{HEARTBEAT, Tick, heartbeat_verdict, longest_gap};
 use crate::outcome::Outcome;
 use crate::polling::{POLL_EVERY, SLOW_ADD_DELAY};
 use crate::progress::Finished;
@@ -23,7 +23,7 @@ pub struct Report {
     pub chain_took: Duration,
     pub shared_values: Vec<i32>,
     pub computed: usize,
-    pub ticks: Vec<Duration>,
+    pub ticks: Vec<Tick>,
 }
 
 impl fmt::Display for Report {
@@ -72,9 +72,10 @@ impl fmt::Display for Report {
         )?;
         writeln!(
             f,
-            "  heartbeat: {} ticks, longest gap {} (ideal {}): {}",
+            "  heartbeat: {} ticks, longest gap {} ({} of it waiting for a core; ideal {}): {}",
             self.ticks.len(),
-            fmt_duration(gap),
+            fmt_duration(gap.length),
+            fmt_duration(gap.waited_for_core),
             fmt_duration(HEARTBEAT),
             heartbeat_verdict(gap, HEARTBEAT)
         )
