@@ -9,6 +9,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
@@ -17,6 +18,9 @@ use tracing::info;
 
 /// How long warming the cache takes.
 pub const WARM_CACHE_DELAY: Duration = Duration::from_millis(50);
+/// How long to wait for the detached thread's work at most: far more than it takes even on a busy
+/// machine, where a thread may wait a while for a core before it starts.
+const PATIENCE: Duration = Duration::from_secs(2);
 
 /// Warms a cache and raises `warmed` when done.
 fn warm_cache(warmed: &AtomicBool) {
@@ -26,7 +30,7 @@ fn warm_cache(warmed: &AtomicBool) {
     info!("warm_cache: done");
 }
 
-/// What became of deferred work and of a detached thread, after waiting twice as long as the work.
+/// What became of deferred work and of a detached thread, once the detached thread's work was done.
 #[derive(Debug, Clone, Copy)]
 pub struct DeferredVsDetached {
     /// Whether the deferred work had run before anyone asked for its result.
@@ -46,13 +50,20 @@ pub fn deferred_vs_detached() -> anyhow::Result<DeferredVsDetached> {
     // A description of work, like an unpolled future: nothing runs until someone calls it.
     let deferred = move || warm_cache(&flag);
     let flag = detached_warmed.clone();
+    // With no handle to join, the detached thread says when it is done on a channel.
+    let (done, finished) = mpsc::channel();
     // The handle is dropped on this line: the thread is detached, and runs to the end anyway.
     drop(
         thread::Builder::new()
             .name("warm-cache".into())
-            .spawn(move || warm_cache(&flag))?,
+            .spawn(move || {
+                warm_cache(&flag);
+                let _ = done.send(());
+            })?,
     );
-    thread::sleep(WARM_CACHE_DELAY * 2);
+    // A timeout, not a fixed sleep, so that a busy machine cannot make the detached thread look
+    // idle: it returns when the work is done (about 50 ms), or gives up after `PATIENCE`.
+    let _ = finished.recv_timeout(PATIENCE);
     let deferred_ran_before_get = deferred_warmed.load(Ordering::SeqCst);
     let detached_ran = detached_warmed.load(Ordering::SeqCst);
     // `get()` on a deferred future: the work runs now, here.
