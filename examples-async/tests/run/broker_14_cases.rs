@@ -529,3 +529,37 @@ fn broker_14_a_flushall_mid_run_is_a_vanished_run_not_an_end() {
     let keys: Vec<String> = con.keys("dist14:*").expect("KEYS");
     assert_eq!(keys, Vec::<String>::new());
 }
+
+#[test]
+fn broker_14_a_run_id_can_run_again_right_after_it_ended() {
+    let Some(server) = RedisServer::for_test("broker_14 run again") else {
+        return;
+    };
+    let _cpu = one_at_a_time();
+    let url = server.url();
+    // The first run's stop key stays a minute; the second run under the same name must not take
+    // it for its own end (its worker would leave at once and the coordinator wait in vain).
+    for round in ["first", "second"] {
+        let worker = spawn_worker(Path::new(BIN), &url, "again", round, &[]);
+        let run = run_example(
+            BIN,
+            &[
+                "coordinator",
+                "--broker",
+                &url,
+                "--run-id",
+                "again",
+                "--jobs",
+                "4",
+                "--job-size",
+                "1000",
+                "--patience-ms",
+                "5000",
+            ],
+        );
+        let (ok, out) = finish(worker);
+        run.assert_success()
+            .assert_stdout_contains(&["4/4 jobs done, 0 requeued, 0 lost"]);
+        assert!(ok, "{round} run's worker: {out}");
+    }
+}

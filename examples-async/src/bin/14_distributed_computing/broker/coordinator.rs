@@ -85,7 +85,12 @@ async fn run_coordinator(config: CoordinatorConfig) -> anyhow::Result<ExitCode> 
     {
         return Err(e).context("cannot create the consumer group");
     }
-    let () = con
+    // A stop key left by an earlier run of this name (it lasts a minute) would end our workers at
+    // once: this run is not over.
+    let () = redis::pipe()
+        .atomic()
+        .del(keys.stop())
+        .ignore()
         .hset_multiple(
             keys.plan(),
             &[
@@ -94,6 +99,8 @@ async fn run_coordinator(config: CoordinatorConfig) -> anyhow::Result<ExitCode> 
                 ("max_attempts", u64::from(config.max_attempts)),
             ],
         )
+        .ignore()
+        .query_async(&mut con)
         .await?;
     wait_for_workers(&mut con, &config).await?;
 

@@ -82,14 +82,22 @@ fn run_coordinator(config: CoordinatorConfig) -> anyhow::Result<ExitCode> {
     {
         return Err(e).context("cannot create the consumer group");
     }
-    let () = con.hset_multiple(
-        keys.plan(),
-        &[
-            ("jobs", u64::from(config.jobs)),
-            ("job_timeout_ms", config.job_timeout.as_millis() as u64),
-            ("max_attempts", u64::from(config.max_attempts)),
-        ],
-    )?;
+    // A stop key left by an earlier run of this name (it lasts a minute) would end our workers at
+    // once: this run is not over.
+    let () = redis::pipe()
+        .atomic()
+        .del(keys.stop())
+        .ignore()
+        .hset_multiple(
+            keys.plan(),
+            &[
+                ("jobs", u64::from(config.jobs)),
+                ("job_timeout_ms", config.job_timeout.as_millis() as u64),
+                ("max_attempts", u64::from(config.max_attempts)),
+            ],
+        )
+        .ignore()
+        .query(&mut con)?;
     wait_for_workers(&mut con, &config)?;
 
     let published: Option<u32> = con.get(keys.published())?;
