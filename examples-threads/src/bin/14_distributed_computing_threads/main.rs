@@ -25,7 +25,7 @@
 //! `--broker [URL]` on any of the three roles is the broker mode ([`broker`]): the same jobs
 //! through Redis Streams, here with the `redis` crate's blocking connection (a read and write
 //! timeout on it: a deadline on every reply). The async twin's header and the README section
-//! "Beyond one machine: 14 on Redis" tell the rest; the two `broker.rs` diff line by line.
+//! "Beyond one machine: 14 on Redis" tell the rest; the two `broker/` folders diff file by file.
 //!
 //! What differs from the async twin, and why:
 //! - **Framing by hand** ([`lines`]): `tokio-util`'s codecs work on async streams, so the rules of
