@@ -167,7 +167,13 @@ pub async fn connect(url: &str) -> anyhow::Result<MultiplexedConnection> {
 /// The group or stream is gone (`NOGROUP`), or a blocked read was woken by its deletion
 /// (`UNBLOCKED`): the coordinator cleaned up, or someone emptied the server.
 fn run_is_gone(e: &redis::RedisError) -> bool {
-    matches!(e.code(), Some("NOGROUP" | "UNBLOCKED"))
+    if matches!(e.code(), Some("NOGROUP" | "UNBLOCKED")) {
+        return true;
+    }
+    // A pipeline wraps the error of its failing command ("Pipeline failure: [(Index 1, error:
+    // \"NOGROUP\": ...)]") and has no code of its own: the code is in its text.
+    let text = e.to_string();
+    text.contains("\"NOGROUP\"") || text.contains("\"UNBLOCKED\"")
 }
 
 /// Why a run ends with status 1 when its keys disappear without the stop key: that is not an end.
