@@ -123,6 +123,7 @@ use tokio::net::TcpListener;
 use tokio::time::sleep;
 use tracing::{Instrument, info, info_span};
 
+use broker::BrokerRole;
 use coordinator::{Coordinator, Report};
 use protocol::{count_primes, plan_jobs};
 
@@ -159,7 +160,7 @@ enum Role {
         #[command(flatten)]
         broker: BrokerRole,
         /// How many jobs.
-        #[arg(long, default_value_t = 12, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+        #[arg(long, default_value_t = 12, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
         jobs: u32,
         /// Hand out the first job only once this many workers are connected.
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
@@ -223,23 +224,6 @@ struct Demo {
     work: Work,
 }
 
-/// The broker mode's flags on the coordinator and worker roles.
-#[derive(Args, Debug, Clone)]
-struct BrokerRole {
-    /// Broker mode: go through Redis Streams at this URL (redis://HOST:PORT) instead of TCP.
-    #[arg(long, value_name = "URL")]
-    broker: Option<String>,
-    /// Broker mode: the run's name; every Redis key of the run starts with `dist14:<run-id>:`.
-    #[arg(long, default_value = "run1", value_parser = parse_name, requires = "broker")]
-    run_id: String,
-    /// Broker mode, coordinator: give up after this long without a new result (exit 1).
-    #[arg(long, default_value_t = 60_000, value_parser = clap::value_parser!(u64).range(100..))]
-    patience_ms: u64,
-    /// Broker mode, coordinator: recount every prime at the end and compare.
-    #[arg(long)]
-    verify: bool,
-}
-
 /// The size of the work and the patience of the coordinator, shared by the demo and the coordinator.
 #[derive(Args, Debug, Clone, Copy)]
 struct Work {
@@ -287,6 +271,7 @@ async fn main() -> anyhow::Result<ExitCode> {
                     run_id,
                     patience_ms,
                     verify,
+                    ..
                 },
             jobs,
             work,
@@ -321,6 +306,8 @@ async fn main() -> anyhow::Result<ExitCode> {
                 BrokerRole {
                     broker: Some(url),
                     run_id,
+                    batch,
+                    record_twice,
                     ..
                 },
             name,
@@ -333,6 +320,8 @@ async fn main() -> anyhow::Result<ExitCode> {
                 url,
                 keys: broker::Keys::new(&run_id),
                 name: name.clone(),
+                batch,
+                record_twice,
                 crash_on_job,
                 hang_on_job,
                 wait_for_run: broker::WAIT_FOR_RUN,

@@ -25,7 +25,7 @@
 //! `--broker [URL]` on any of the three roles is the broker mode ([`broker`]): the same jobs
 //! through Redis Streams, here with the `redis` crate's blocking connection (a read and write
 //! timeout on it: a deadline on every reply). The async twin's header and the README section
-//! "Beyond one machine: 14 on Redis" tell the rest; the two `broker.rs` diff line by line.
+//! "Beyond one machine: 14 on Redis" tell the rest; the two `broker/` folders diff file by file.
 //!
 //! What differs from the async twin, and why:
 //! - **Framing by hand** ([`lines`]): `tokio-util`'s codecs work on async streams, so the rules of
@@ -115,6 +115,7 @@ use common::{Comparison, fmt_duration, init_logging};
 use std::net::TcpListener;
 use tracing::{info, info_span};
 
+use broker::BrokerRole;
 use coordinator::{Coordinator, Report};
 use protocol::{count_primes, plan_jobs};
 
@@ -151,7 +152,7 @@ enum Role {
         #[command(flatten)]
         broker: BrokerRole,
         /// How many jobs.
-        #[arg(long, default_value_t = 12, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+        #[arg(long, default_value_t = 12, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
         jobs: u32,
         /// Hand out the first job only once this many workers are connected.
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
@@ -215,23 +216,6 @@ struct Demo {
     work: Work,
 }
 
-/// The broker mode's flags on the coordinator and worker roles.
-#[derive(Args, Debug, Clone)]
-struct BrokerRole {
-    /// Broker mode: go through Redis Streams at this URL (redis://HOST:PORT) instead of TCP.
-    #[arg(long, value_name = "URL")]
-    broker: Option<String>,
-    /// Broker mode: the run's name; every Redis key of the run starts with `dist14:<run-id>:`.
-    #[arg(long, default_value = "run1", value_parser = parse_name, requires = "broker")]
-    run_id: String,
-    /// Broker mode, coordinator: give up after this long without a new result (exit 1).
-    #[arg(long, default_value_t = 60_000, value_parser = clap::value_parser!(u64).range(100..))]
-    patience_ms: u64,
-    /// Broker mode, coordinator: recount every prime at the end and compare.
-    #[arg(long)]
-    verify: bool,
-}
-
 /// The size of the work and the patience of the coordinator, shared by the demo and the coordinator.
 #[derive(Args, Debug, Clone, Copy)]
 struct Work {
@@ -276,6 +260,7 @@ fn main() -> anyhow::Result<ExitCode> {
                     run_id,
                     patience_ms,
                     verify,
+                    ..
                 },
             jobs,
             work,
@@ -310,6 +295,8 @@ fn main() -> anyhow::Result<ExitCode> {
                 BrokerRole {
                     broker: Some(url),
                     run_id,
+                    batch,
+                    record_twice,
                     ..
                 },
             name,
@@ -322,6 +309,8 @@ fn main() -> anyhow::Result<ExitCode> {
                 url,
                 keys: broker::Keys::new(&run_id),
                 name: name.clone(),
+                batch,
+                record_twice,
                 crash_on_job,
                 hang_on_job,
                 wait_for_run: broker::WAIT_FOR_RUN,
