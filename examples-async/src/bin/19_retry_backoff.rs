@@ -195,6 +195,18 @@ impl ServiceError {
             | ServiceError::ProbeInFlight => false,
         }
     }
+
+    /// Does this failure count against the service (the breaker's question)? Not the same as
+    /// `retryable`: a timeout is not retried (the deadline has passed) but is the very thing a
+    /// breaker is for, a service that does not answer; a 404 is neither. The breaker's own refusals
+    /// were never sent, so they say nothing about the service.
+    fn counts_against_service(&self) -> bool {
+        match self {
+            ServiceError::Status(code) => *code >= 500 || *code == 429 || *code == 408,
+            ServiceError::Transport(_) | ServiceError::TimedOut => true,
+            ServiceError::BreakerOpen { .. } | ServiceError::ProbeInFlight => false,
+        }
+    }
 }
 
 impl fmt::Display for ServiceError {
@@ -467,8 +479,8 @@ impl Breaker {
         inner.transitions.push((now - self.created, circuit));
     }
 
-    /// One call through the breaker. A non-retryable error (a 404) is the caller's mistake and says
-    /// the service is up: it does not count against the service.
+    /// One call through the breaker. A 404 is the caller's mistake and says the service is up: it
+    /// does not count against the service; a timeout does, though it is not retried.
     async fn call<T, Fut>(&self, call: impl FnOnce() -> Fut) -> Result<T, ServiceError>
     where
         Fut: Future<Output = Result<T, ServiceError>>,
@@ -477,7 +489,7 @@ impl Breaker {
         let result = call().await;
         ticket.finish(match &result {
             Ok(_) => true,
-            Err(e) => !e.retryable(),
+            Err(e) => !e.counts_against_service(),
         });
         result
     }
@@ -1131,6 +1143,33 @@ mod tests {
         let ticket = breaker.admit().expect("half-open again: a new probe");
         assert!(ticket.probe);
         ticket.finish(true);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_hung_service_opens_the_breaker_and_a_hung_probe_reopens_it() {
+        // A timeout is not retried, but it is what a breaker is for: three of them in a row open it,
+        // and a probe that times out reopens it instead of closing it.
+        let breaker = Breaker::new(3, ms(300));
+        let hung = Fake::new(&[], Duration::from_secs(3600));
+        let call_with_timeout = || async {
+            tokio::time::timeout(ms(50), hung.call())
+                .await
+                .unwrap_or(Err(ServiceError::TimedOut))
+        };
+        for _ in 0..3 {
+            let result = breaker.call(call_with_timeout).await;
+            assert!(matches!(result, Err(ServiceError::TimedOut)), "{result:?}");
+        }
+        assert_eq!(
+            breaker.transitions(),
+            [(ms(0), Circuit::Closed), (ms(150), Circuit::Open)]
+        );
+        sleep(ms(300)).await;
+        assert!(breaker.call(call_with_timeout).await.is_err());
+        assert_eq!(
+            breaker.transitions()[2..],
+            [(ms(450), Circuit::HalfOpen), (ms(500), Circuit::Open)]
+        );
     }
 
     #[tokio::test(start_paused = true)]

@@ -184,6 +184,18 @@ impl ServiceError {
             | ServiceError::ProbeInFlight => false,
         }
     }
+
+    /// Does this failure count against the service (the breaker's question)? Not the same as
+    /// `retryable`: a timeout is not retried (the deadline has passed) but is the very thing a
+    /// breaker is for, a service that does not answer; a 404 is neither. The breaker's own refusals
+    /// were never sent, so they say nothing about the service.
+    fn counts_against_service(&self) -> bool {
+        match self {
+            ServiceError::Status(code) => *code >= 500 || *code == 429 || *code == 408,
+            ServiceError::Transport(_) | ServiceError::TimedOut => true,
+            ServiceError::BreakerOpen { .. } | ServiceError::ProbeInFlight => false,
+        }
+    }
 }
 
 impl fmt::Display for ServiceError {
@@ -463,14 +475,14 @@ impl Breaker {
         inner.transitions.push((now - self.created, circuit));
     }
 
-    /// One call through the breaker. A non-retryable error (a 404) is the caller's mistake and says
-    /// the service is up: it does not count against the service.
+    /// One call through the breaker. A 404 is the caller's mistake and says the service is up: it
+    /// does not count against the service; a timeout does, though it is not retried.
     fn call<T>(&self, call: impl FnOnce() -> Result<T, ServiceError>) -> Result<T, ServiceError> {
         let ticket = self.admit()?;
         let result = call();
         ticket.finish(match &result {
             Ok(_) => true,
-            Err(e) => !e.retryable(),
+            Err(e) => !e.counts_against_service(),
         });
         result
     }
@@ -1117,6 +1129,58 @@ mod tests {
         assert_eq!(refused.load(Ordering::SeqCst), 4);
         assert_eq!(breaker.probes(), 1);
         assert_eq!(circuits(&breaker).last(), Some(&Circuit::Closed));
+    }
+
+    #[test]
+    fn a_hung_service_opens_the_breaker_and_a_hung_probe_reopens_it() {
+        // A timeout is not retried, but it is what a breaker is for: three of them in a row open it,
+        // and a probe that times out reopens it instead of closing it.
+        let breaker = Breaker::new(3, ms(50));
+        let hung = Fake::new(&[], Duration::from_secs(5));
+        for _ in 0..3 {
+            let result = breaker.call(|| hung.call(ms(20)));
+            assert!(matches!(result, Err(ServiceError::TimedOut)), "{result:?}");
+        }
+        assert_eq!(circuits(&breaker), [Circuit::Closed, Circuit::Open]);
+        thread::sleep(ms(50));
+        assert!(breaker.call(|| hung.call(ms(20))).is_err());
+        assert_eq!(
+            circuits(&breaker),
+            [
+                Circuit::Closed,
+                Circuit::Open,
+                Circuit::HalfOpen,
+                Circuit::Open
+            ]
+        );
+    }
+
+    #[test]
+    fn a_later_attempt_that_hangs_is_given_only_the_time_left_before_the_deadline() {
+        let policy = RetryPolicy {
+            deadline: ms(300),
+            ..POLICY
+        };
+        // Attempt 1 takes 100 ms and fails with a 503; attempt 2 hangs until its own timeout. With
+        // the time left as its timeout it gets at most 300 - 100 ms (sleeps end late, never early);
+        // with the whole deadline it would get 300 ms and end 100 ms past the deadline.
+        let timeouts = Mutex::new(Vec::<Duration>::new());
+        let mut jitter = FullJitter::new(7, &policy);
+        let r: Retried<()> = retry("fake", &policy, &mut jitter, |attempt, left| {
+            timeouts.lock().expect("not poisoned").push(left);
+            if attempt == 1 {
+                thread::sleep(ms(100));
+                return Err(ServiceError::Status(503));
+            }
+            thread::sleep(left);
+            Err(ServiceError::TimedOut)
+        });
+        assert_eq!((r.attempts, r.gave_up), (2, Some(GaveUp::Deadline)));
+        let timeouts = timeouts.into_inner().expect("not poisoned");
+        assert!(timeouts[0] <= ms(300), "{timeouts:?}");
+        assert!(timeouts[1] <= ms(200), "{timeouts:?}");
+        assert!(!timeouts[1].is_zero(), "{timeouts:?}");
+        assert!(r.total >= ms(300), "{:?}", r.total);
     }
 
     #[test]
