@@ -1,6 +1,6 @@
 //! # 19 · Retry with backoff, with threads: blocking calls, `thread::sleep`, a breaker behind a `Mutex`
 //!
-//! The same scenario as `examples-async/src/bin/19_retry_backoff.rs`: a flaky service (the local test
+//! The same scenario as `examples-async/src/bin/19_retry_backoff/main.rs`: a flaky service (the local test
 //! server's `/flaky/{id}`) called through a retry loop with exponential backoff and full jitter (the
 //! same seed draws the same waits as the twin), a `404` returned at once with its cause chain, a
 //! deadline over all attempts, and a circuit breaker (closed, open, half-open with exactly one probe)
