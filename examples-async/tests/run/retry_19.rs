@@ -53,7 +53,8 @@ fn retry_backoff_19_retries_with_the_seeded_waits_keeps_the_deadline_and_probes_
         .expect("the deadline demo's total");
     assert!(line.contains("(deadline 150 ms, kept, "), "{line}");
     let late = ms_after(line, "total ");
-    assert!((40.0..250.0).contains(&late), "{line}");
+    // At least one 40 ms attempt; past 150 ms only by a late wake-up (wide: a busy machine).
+    assert!((40.0..1500.0).contains(&late), "{line}");
     // The breaker went closed -> open -> half-open -> closed, and stayed open the recovery time.
     let breaker = run
         .stdout
@@ -69,8 +70,9 @@ fn retry_backoff_19_retries_with_the_seeded_waits_keeps_the_deadline_and_probes_
     let open_for = ms_after(&run.stdout, "open for ");
     assert!(open_for >= 300.0, "{open_for}\n{}", run.stdout);
     assert!(run.stdout.contains("(recovery 300 ms, no probe before it)"));
+    // A hang guard, not a timing claim (the run takes about 1 s; a busy machine may stretch it).
     assert!(
-        run.elapsed < Duration::from_secs(5),
+        run.elapsed < Duration::from_secs(30),
         "took {:?}",
         run.elapsed
     );

