@@ -1,6 +1,6 @@
 //! # 20 · Streams with backpressure, with threads: stages joined by `sync_channel`, an error mid-way
 //!
-//! The same scenario as `examples-async/src/bin/20_async_stream.rs`, with a thread per stage and a
+//! The same scenario as `examples-async/src/bin/20_async_stream/main.rs`, with a thread per stage and a
 //! bounded `std::sync::mpsc::sync_channel` between each two: the threads' form of a stream pipeline.
 //!
 //! What it shows:
