@@ -197,7 +197,9 @@ async fn fetch(
 
 /// The scenario: every request at once, each in its own task, on the caller's runtime.
 async fn run_requests(server: &TestServer, blocking: Blocking) -> anyhow::Result<Vec<Fetched>> {
+    // `no_proxy`: a proxy from the environment (`HTTP_PROXY`) cannot reach our 127.0.0.1.
     let client = reqwest::Client::builder()
+        .no_proxy()
         .timeout(Duration::from_secs(10))
         .build()?;
     let mut tasks = JoinSet::new();

@@ -54,3 +54,17 @@ fn debugging_21_fixed_moves_the_call_to_spawn_blocking_and_the_watchdog_stays_qu
     let users = ms_after(&run.stdout, "users    200     3 bytes in");
     assert!(users < 480, "users took {users} ms\n{}", run.stdout);
 }
+
+#[test]
+fn debugging_21_talks_to_its_local_server_directly_even_with_a_proxy_in_the_environment() {
+    // A proxy from the environment cannot reach the example's 127.0.0.1 server: port 9 (discard)
+    // refuses. A client that honoured it would get no answers at all.
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_21_debugging"));
+    for var in ["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"] {
+        cmd.env(var, "http://127.0.0.1:9");
+    }
+    cmd.env_remove("NO_PROXY").env_remove("no_proxy");
+    let run = common::process::run_with_deadline(cmd, common::process::RUN_TEST_DEADLINE);
+    run.assert_success().assert_no_panic();
+    assert!(run.stdout.contains(" 200 "), "{}", run.stdout);
+}

@@ -90,7 +90,9 @@ const HOLD: Duration = Duration::from_millis(20);
 fn fetch(server_url: &str, name: &str, path: &str) -> anyhow::Result<u32> {
     let started = Instant::now();
     info!("GET {server_url}{path}");
-    let mut response = ureq::get(format!("{server_url}{path}")).call()?;
+    // No proxy: a proxy from the environment (`HTTP_PROXY`) cannot reach our 127.0.0.1.
+    let agent: ureq::Agent = ureq::Agent::config_builder().proxy(None).build().into();
+    let mut response = agent.get(format!("{server_url}{path}")).call()?;
     let body = response.body_mut().read_to_string()?;
     info!(
         "{}, {} bytes after {}",
