@@ -1,6 +1,6 @@
 //! # 21 · Debugging, with threads: named threads, captured backtraces, a deadlock found by a detector
 //!
-//! The twin of `examples-async/src/bin/21_debugging.rs`. Threads have their own ways to go wrong
+//! The twin of `examples-async/src/bin/21_debugging/main.rs`. Threads have their own ways to go wrong
 //! quietly, and their own tools to see it:
 //!
 //! - **Named threads.** Three requests to the local test server, one `std::thread::Builder::name`d
