@@ -37,7 +37,7 @@ fn debugging_21_threads_names_the_panicking_thread_and_finds_the_deadlock_withou
     assert!(found < 3000, "found after {found} ms\n{}", run.stdout);
     // It ended by itself: the two stuck threads went with the process.
     assert!(
-        run.elapsed < Duration::from_secs(10),
+        run.elapsed < Duration::from_secs(30),
         "took {:?}",
         run.elapsed
     );

@@ -64,7 +64,7 @@ pub const FAIL_AT: u32 = 6;
 /// How long the `enrich` lookup takes for chunk `id`: uneven on purpose, so `buffered` and
 /// `buffer_unordered` differ. Chunks 0, 2, ..., 10 take 200, 40, 280, 80, 320, 160 ms, then again.
 pub fn lookup_time(id: u32) -> Duration {
-    pub const TIMES: [u64; 6] = [200, 40, 280, 80, 320, 160];
+    const TIMES: [u64; 6] = [200, 40, 280, 80, 320, 160];
     Duration::from_millis(TIMES[(id as usize / 2) % TIMES.len()])
 }
 

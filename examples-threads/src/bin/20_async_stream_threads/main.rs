@@ -59,7 +59,7 @@ pub const FAIL_AT: u32 = 6;
 
 /// How long the lookup takes for chunk `id` (as the twin): 200, 40, 280, 80, 320, 160 ms, then again.
 pub fn lookup_time(id: u32) -> Duration {
-    pub const TIMES: [u64; 6] = [200, 40, 280, 80, 320, 160];
+    const TIMES: [u64; 6] = [200, 40, 280, 80, 320, 160];
     Duration::from_millis(TIMES[(id as usize / 2) % TIMES.len()])
 }
 /// The source stage: makes a chunk every `every` and sends it into the bounded channel. `send`
