@@ -49,7 +49,7 @@ use service::{GaveUp, Retried, ServiceError, get};
 
 /// Calls `call(attempt)` until it succeeds, its error is not retryable, `policy.max_attempts` are
 /// used up, or the deadline would pass. Waits with full jitter between attempts.
-pub async fn retry<T, F, Fut>(
+async fn retry<T, F, Fut>(
     what: &str,
     policy: &RetryPolicy,
     jitter: &mut FullJitter,
@@ -117,7 +117,7 @@ where
 
 /// The same retry as [`retry`], written with backon: its exponential backoff with its own jitter,
 /// `when` sorts the errors, `adjust` drops a wait that would cross the deadline, `notify` logs.
-pub async fn retry_with_backon(
+async fn retry_with_backon(
     what: &str,
     policy: &RetryPolicy,
     seed: u64,

@@ -48,22 +48,22 @@ use stages::{BackpressureRun, DropCounts, InFlight, Produced, Stage, StageName, 
 
 /// Demo 2 (backpressure): chunks, the channel's bound (Node's highWaterMark), the producer's and
 /// the sink's pace. Upstream: 8 writes, highWaterMark 2, a 10 ms lag.
-pub const CHUNKS: u32 = 8;
-pub const BOUND: usize = 2;
-pub const MAKE_EVERY: Duration = Duration::from_millis(20);
-pub const WRITE_TAKES: Duration = Duration::from_millis(50);
+const CHUNKS: u32 = 8;
+const BOUND: usize = 2;
+const MAKE_EVERY: Duration = Duration::from_millis(20);
+const WRITE_TAKES: Duration = Duration::from_millis(50);
 
 /// The pipeline: a source of 12 chunks (6 pass the filter), the concurrent stage's window.
-pub const PIPELINE_CHUNKS: u32 = 12;
-pub const WINDOW: usize = 3;
+const PIPELINE_CHUNKS: u32 = 12;
+const WINDOW: usize = 3;
 /// The error run: a long source, and the chunk the transform rejects (JS: index 3; here an even one,
 /// so that it passes the filter).
-pub const LONG_SOURCE: u32 = 1000;
-pub const FAIL_AT: u32 = 6;
+const LONG_SOURCE: u32 = 1000;
+const FAIL_AT: u32 = 6;
 
 /// How long the `enrich` lookup takes for chunk `id`: uneven on purpose, so `buffered` and
 /// `buffer_unordered` differ. Chunks 0, 2, ..., 10 take 200, 40, 280, 80, 320, 160 ms, then again.
-pub fn lookup_time(id: u32) -> Duration {
+fn lookup_time(id: u32) -> Duration {
     const TIMES: [u64; 6] = [200, 40, 280, 80, 320, 160];
     Duration::from_millis(TIMES[(id as usize / 2) % TIMES.len()])
 }
@@ -73,7 +73,7 @@ pub fn lookup_time(id: u32) -> Duration {
 /// nothing here can grow without bound. `try_send` first only to count the waits; a plain
 /// `tx.send(chunk).await` waits the same way, silently. When the reader is gone (the pipeline ended
 /// or failed), `send` fails and the source stops making chunks.
-pub async fn produce(
+async fn produce(
     tx: mpsc::Sender<u32>,
     chunks: u32,
     every: Duration,
@@ -116,7 +116,7 @@ pub async fn produce(
 }
 
 /// Starts the source task and returns its channel as a `Stream`.
-pub fn source(
+fn source(
     chunks: u32,
     every: Duration,
     bound: usize,
@@ -130,7 +130,7 @@ pub fn source(
 }
 
 // --- Demo 2: a slow sink and a producer that respects it -----------------------------------------
-pub async fn backpressure(
+async fn backpressure(
     chunks: u32,
     bound: usize,
     every: Duration,

@@ -50,26 +50,26 @@ use report::Args;
 use watchdog::Watchdog;
 
 /// How often the heartbeat task stamps the time: the best gap the watchdog can ever see.
-pub const HEARTBEAT: Duration = Duration::from_millis(20);
+const HEARTBEAT: Duration = Duration::from_millis(20);
 /// A gap longer than this is a stall. Ten heartbeats: far above scheduling noise on a busy machine,
 /// far below what a user notices.
-pub const STALL_THRESHOLD: Duration = Duration::from_millis(200);
+const STALL_THRESHOLD: Duration = Duration::from_millis(200);
 /// How often the watchdog looks at the heartbeat, and how often it samples the runtime's metrics.
-pub const WATCH_EVERY: Duration = Duration::from_millis(10);
-pub const SAMPLE_EVERY: Duration = Duration::from_millis(100);
+const WATCH_EVERY: Duration = Duration::from_millis(10);
+const SAMPLE_EVERY: Duration = Duration::from_millis(100);
 /// How long the mistaken blocking call holds the runtime's only thread.
-pub const BLOCKING_CALL: Duration = Duration::from_millis(500);
+const BLOCKING_CALL: Duration = Duration::from_millis(500);
 
 /// One request of the scenario: a name for the logs, the test server's path.
 #[derive(Debug, Clone, Copy)]
-pub struct Request {
-    pub name: &'static str,
-    pub path: &'static str,
+struct Request {
+    name: &'static str,
+    path: &'static str,
     /// Whether its handler makes the blocking call after the response arrives.
-    pub blocks: bool,
+    blocks: bool,
 }
 
-pub const REQUESTS: [Request; 4] = [
+const REQUESTS: [Request; 4] = [
     Request {
         name: "users",
         path: "/delay/100",
@@ -94,7 +94,7 @@ pub const REQUESTS: [Request; 4] = [
 
 /// Where the blocking call runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Blocking {
+enum Blocking {
     /// Inline, on the runtime's thread: the mistake.
     Inline,
     /// On tokio's blocking pool (`spawn_blocking`): the fix.
@@ -103,11 +103,11 @@ pub enum Blocking {
 
 /// What one request measured.
 #[derive(Debug, Clone)]
-pub struct Fetched {
-    pub name: &'static str,
-    pub status: u16,
-    pub bytes: usize,
-    pub took: Duration,
+struct Fetched {
+    name: &'static str,
+    status: u16,
+    bytes: usize,
+    took: Duration,
 }
 
 /// One request, as a task. The span (`request{id=.. name=.. task=..}`) wraps every line it logs, and
@@ -117,7 +117,7 @@ pub struct Fetched {
     skip_all,
     fields(id = id, name = request.name, task = tracing::field::Empty)
 )]
-pub async fn fetch(
+async fn fetch(
     client: reqwest::Client,
     id: usize,
     request: Request,
@@ -163,7 +163,7 @@ pub async fn fetch(
 }
 
 /// The scenario: every request at once, each in its own task, on the caller's runtime.
-pub async fn run_requests(server: &TestServer, blocking: Blocking) -> anyhow::Result<Vec<Fetched>> {
+async fn run_requests(server: &TestServer, blocking: Blocking) -> anyhow::Result<Vec<Fetched>> {
     // `no_proxy`: a proxy from the environment (`HTTP_PROXY`) cannot reach our 127.0.0.1.
     let client = reqwest::Client::builder()
         .no_proxy()
@@ -185,7 +185,7 @@ pub async fn run_requests(server: &TestServer, blocking: Blocking) -> anyhow::Re
 
 /// The mistaken blocking call: a synchronous hash of the body (FNV-1a) that also waits `BLOCKING_CALL` (a
 /// stand-in for `std::fs::read` on a slow disk, a sync DNS lookup, a heavy parse).
-pub fn checksum(body: &[u8]) -> u32 {
+fn checksum(body: &[u8]) -> u32 {
     thread::sleep(BLOCKING_CALL);
     body.iter().fold(0x811c_9dc5, |hash, &b| {
         (hash ^ u32::from(b)).wrapping_mul(0x0100_0193)

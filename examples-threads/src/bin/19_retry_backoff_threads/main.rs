@@ -50,7 +50,7 @@ use service::{GaveUp, Retried, ServiceError, get};
 /// Calls `call(attempt, time_left)` until it succeeds, its error is not retryable,
 /// `policy.max_attempts` are used up, or the deadline would pass. `time_left` is the call's own
 /// timeout: the loop cannot cut a blocking call short, so the call must stop itself.
-pub fn retry<T>(
+fn retry<T>(
     what: &str,
     policy: &RetryPolicy,
     jitter: &mut FullJitter,
@@ -116,7 +116,7 @@ pub fn retry<T>(
 /// The same retry as [`retry`], with backon's blocking retry: its exponential backoff with its own
 /// jitter, `when` sorts the errors, `notify` logs. No `adjust` here: the deadline is the waits'
 /// total (`with_total_delay`) plus each request's timeout of the time left.
-pub fn retry_with_backon(
+fn retry_with_backon(
     what: &str,
     policy: &RetryPolicy,
     seed: u64,

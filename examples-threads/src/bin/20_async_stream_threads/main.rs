@@ -45,27 +45,27 @@ use report::Args;
 use stages::{BackpressureRun, Counted, DropCounts, Gauge, Produced, Stage, StageName, Window};
 
 /// Backpressure: chunks, the channel's bound, the producer's and the sink's pace (as the twin).
-pub const CHUNKS: u32 = 8;
-pub const BOUND: usize = 2;
-pub const MAKE_EVERY: Duration = Duration::from_millis(20);
-pub const WRITE_TAKES: Duration = Duration::from_millis(50);
+const CHUNKS: u32 = 8;
+const BOUND: usize = 2;
+const MAKE_EVERY: Duration = Duration::from_millis(20);
+const WRITE_TAKES: Duration = Duration::from_millis(50);
 
 /// The pipeline: a source of 12 chunks (6 pass the filter), the enrich stage's window.
-pub const PIPELINE_CHUNKS: u32 = 12;
-pub const WINDOW: usize = 3;
+const PIPELINE_CHUNKS: u32 = 12;
+const WINDOW: usize = 3;
 /// The error run: a long source, and the chunk the transform rejects.
-pub const LONG_SOURCE: u32 = 1000;
-pub const FAIL_AT: u32 = 6;
+const LONG_SOURCE: u32 = 1000;
+const FAIL_AT: u32 = 6;
 
 /// How long the lookup takes for chunk `id` (as the twin): 200, 40, 280, 80, 320, 160 ms, then again.
-pub fn lookup_time(id: u32) -> Duration {
+fn lookup_time(id: u32) -> Duration {
     const TIMES: [u64; 6] = [200, 40, 280, 80, 320, 160];
     Duration::from_millis(TIMES[(id as usize / 2) % TIMES.len()])
 }
 /// The source stage: makes a chunk every `every` and sends it into the bounded channel. `send`
 /// blocks this thread while the channel is full (backpressure); `try_send` first only to count the
 /// waits. When the reader is gone, `send` fails and the source stops making chunks.
-pub fn produce(
+fn produce(
     tx: SyncSender<u32>,
     chunks: u32,
     every: Duration,
@@ -102,7 +102,7 @@ pub fn produce(
 }
 
 /// Names a thread after its stage, so the log shows who did what.
-pub fn spawn_stage<'s, T: Send + 's>(
+fn spawn_stage<'s, T: Send + 's>(
     scope: &'s thread::Scope<'s, '_>,
     name: &str,
     f: impl FnOnce() -> T + Send + 's,
@@ -112,13 +112,13 @@ pub fn spawn_stage<'s, T: Send + 's>(
         .spawn_scoped(scope, f)?)
 }
 
-pub fn panicked(who: &str) -> anyhow::Error {
+fn panicked(who: &str) -> anyhow::Error {
     anyhow::anyhow!("the {who} thread panicked")
 }
 
 // --- Backpressure: a slow sink and a producer that respects it -----------------------------------
 
-pub fn backpressure(
+fn backpressure(
     chunks: u32,
     bound: usize,
     every: Duration,

@@ -39,23 +39,23 @@ use panics::{PanicReport, install_panic_hook, take_panic_report};
 use report::Args;
 
 /// The requests, as in the async twin (without its blocking mistake: a thread may block).
-pub const REQUESTS: [(&str, &str); 3] = [
+const REQUESTS: [(&str, &str); 3] = [
     ("users", "/delay/100"),
     ("orders", "/delay/200"),
     ("report", "/delay/300"),
 ];
 /// How often the detector looks for a lock cycle.
-pub const CHECK_EVERY: Duration = Duration::from_millis(50);
+const CHECK_EVERY: Duration = Duration::from_millis(50);
 /// If the transfers neither finish nor are found deadlocked by then, something else is wrong (the
 /// detector, say): give up with an error rather than hang.
-pub const GIVE_UP_AFTER: Duration = Duration::from_secs(10);
+const GIVE_UP_AFTER: Duration = Duration::from_secs(10);
 /// How long each transfer keeps its first lock before it asks for the second: long enough that both
 /// hold one (a `Barrier` makes sure of it anyway), short enough to be quick.
-pub const HOLD: Duration = Duration::from_millis(20);
+const HOLD: Duration = Duration::from_millis(20);
 
 /// One request on its own named thread. `fetch-orders` panics in `parse_order_count`.
 #[inline(never)] // so that it shows in the backtrace of a release build too
-pub fn fetch(server_url: &str, name: &str, path: &str) -> anyhow::Result<u32> {
+fn fetch(server_url: &str, name: &str, path: &str) -> anyhow::Result<u32> {
     let started = Instant::now();
     info!("GET {server_url}{path}");
     // No proxy: a proxy from the environment (`HTTP_PROXY`) cannot reach our 127.0.0.1.
@@ -77,7 +77,7 @@ pub fn fetch(server_url: &str, name: &str, path: &str) -> anyhow::Result<u32> {
 
 /// The bug: the test server answers "ok", not a number, and `expect` turns that into a panic.
 #[inline(never)] // so that it shows in the backtrace of a release build too
-pub fn parse_order_count(body: &str) -> u32 {
+fn parse_order_count(body: &str) -> u32 {
     body.trim()
         .parse()
         .expect("the orders endpoint answers with a count")
@@ -85,14 +85,14 @@ pub fn parse_order_count(body: &str) -> u32 {
 
 /// What `main` learnt about one request thread.
 #[derive(Debug)]
-pub enum Outcome {
+enum Outcome {
     Answered,
     Failed(String),
     Panicked(PanicReport),
 }
 
 /// Starts one named thread per request and joins them all.
-pub fn run_requests(server: &TestServer) -> anyhow::Result<Vec<(String, Outcome)>> {
+fn run_requests(server: &TestServer) -> anyhow::Result<Vec<(String, Outcome)>> {
     let base = server.url("");
     let handles = REQUESTS
         .iter()

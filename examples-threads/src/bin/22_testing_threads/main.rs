@@ -54,13 +54,13 @@ mod sync {
 const PATIENCE: Duration = Duration::from_millis(300);
 
 /// 07's semaphore: `free` permits behind a mutex, and a condvar that waiting threads sleep on.
-pub struct Semaphore {
-    pub free: Mutex<usize>,
-    pub permit_returned: Condvar,
+struct Semaphore {
+    free: Mutex<usize>,
+    permit_returned: Condvar,
 }
 
 impl Semaphore {
-    pub fn new(permits: usize) -> Self {
+    fn new(permits: usize) -> Self {
         Semaphore {
             free: Mutex::new(permits),
             permit_returned: Condvar::new(),
@@ -69,11 +69,11 @@ impl Semaphore {
 
     /// The count. Every change is a single `+= 1` or `-= 1`, so a poisoned lock holds a whole
     /// number: recovering the guard is safe.
-    pub fn count(&self) -> MutexGuard<'_, usize> {
+    fn count(&self) -> MutexGuard<'_, usize> {
         self.free.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    pub fn acquire(&self) -> Permit<'_, Self> {
+    fn acquire(&self) -> Permit<'_, Self> {
         self.acquire_observed(|| {})
     }
 
@@ -81,7 +81,7 @@ impl Semaphore {
     /// about to sleep (the tests and `main` force an interleaving there); it runs *with the lock
     /// held*, and `wait` lets go of the lock and starts sleeping in one step: no release can slip in
     /// between, which is the whole point of a condvar taking the guard.
-    pub fn acquire_observed(&self, mut before_sleeping: impl FnMut()) -> Permit<'_, Self> {
+    fn acquire_observed(&self, mut before_sleeping: impl FnMut()) -> Permit<'_, Self> {
         let mut free = self.count();
         while *free == 0 {
             before_sleeping();
@@ -103,14 +103,14 @@ impl Release for Semaphore {
 }
 
 /// What a permit gives back to when dropped.
-pub trait Release {
+trait Release {
     fn release(&self);
 }
 
 /// A permit: it gives itself back when dropped, on every path (07's RAII guard).
 #[must_use = "the permit goes back when dropped: bind it for as long as you use the resource"]
-pub struct Permit<'a, S: Release> {
-    pub semaphore: &'a S,
+struct Permit<'a, S: Release> {
+    semaphore: &'a S,
 }
 
 impl<S: Release> Drop for Permit<'_, S> {
@@ -121,17 +121,17 @@ impl<S: Release> Drop for Permit<'_, S> {
 
 /// What one forced hand-over measured.
 #[derive(Debug)]
-pub struct Handover {
+struct Handover {
     /// From the release to the waiter getting its permit.
-    pub woken_after: Duration,
+    woken_after: Duration,
     /// Whether `main` had to nudge the condvar because the release woke nobody.
-    pub nudged: bool,
+    nudged: bool,
 }
 
 /// The correct semaphore, one permit held by this thread, a waiter that wants it. The `Barrier`
 /// holds the release back until the waiter is between its check (count 0) and its sleep; the
 /// waiter is there with the lock held, so the release blocks until the waiter sleeps, then wakes it.
-pub fn forced_handover_correct() -> anyhow::Result<Handover> {
+fn forced_handover_correct() -> anyhow::Result<Handover> {
     let semaphore = Semaphore::new(1);
     let held = semaphore.acquire();
     let at_the_gap = std::sync::Barrier::new(2);
@@ -171,7 +171,7 @@ pub fn forced_handover_correct() -> anyhow::Result<Handover> {
 
 /// Waits for the waiter to get in; if it still sleeps after `PATIENCE` (its wake-up was lost),
 /// says so and `nudge`s the condvar. Returns when it got in and whether it needed the nudge.
-pub fn wait_for_entry(
+fn wait_for_entry(
     entered: &mpsc::Receiver<Instant>,
     which: &str,
     nudge: impl Fn(),
