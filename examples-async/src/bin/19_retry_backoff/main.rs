@@ -62,7 +62,8 @@ where
     let start = Instant::now();
     let deadline = start + policy.deadline;
     let mut waits = Vec::new();
-    let mut attempt = 0;
+    // Each attempt may last until the deadline (`timeout_at` below).
+    let (mut attempt, mut planned) = (0, deadline);
     let (error, gave_up) = loop {
         attempt += 1;
         // The deadline bounds each attempt too: a service that never answers cannot hold the loop
@@ -70,13 +71,7 @@ where
         let error = match timeout_at(deadline, call(attempt)).await {
             Ok(Ok(value)) => {
                 info!("{what}: attempt {attempt} succeeded");
-                return Retried {
-                    result: Ok(value),
-                    gave_up: None,
-                    attempts: attempt,
-                    waits,
-                    total: start.elapsed(),
-                };
+                return Retried::new(Ok(value), None, attempt, waits, (start, planned));
             }
             Ok(Err(error)) => error,
             Err(_elapsed) => break (ServiceError::TimedOut, GaveUp::Deadline),
@@ -90,9 +85,11 @@ where
         let wait = jitter.next_wait(attempt);
         // A wait that ends at or past the deadline leaves no time for the attempt after it: stop now
         // rather than sleep for nothing.
-        if Instant::now() + wait.wait >= deadline {
+        let now = Instant::now();
+        if now + wait.wait >= deadline {
             break (error, GaveUp::Deadline);
         }
+        planned = planned.max(now + wait.wait);
         warn!(
             "{what}: attempt {attempt} failed ({error}); retrying in {} (bound {})",
             fmt_duration(wait.wait),
@@ -106,13 +103,7 @@ where
     let error = anyhow::Error::new(error)
         .context(format!("attempt {attempt} of {}", policy.max_attempts))
         .context(format!("{what}: gave up ({gave_up})"));
-    Retried {
-        result: Err(error),
-        gave_up: Some(gave_up),
-        attempts: attempt,
-        waits,
-        total: start.elapsed(),
-    }
+    Retried::new(Err(error), Some(gave_up), attempt, waits, (start, planned))
 }
 
 /// The same retry as [`retry`], written with backon: its exponential backoff with its own jitter,
@@ -127,7 +118,8 @@ async fn retry_with_backon(
     let start = Instant::now();
     let deadline = start + policy.deadline;
     let attempts = Cell::new(0u32);
-    let mut waits = Vec::new();
+    // The whole retry runs under `timeout_at(deadline)`: any attempt may last until it.
+    let (mut waits, planned) = (Vec::new(), Cell::new(deadline));
     let backoff = ExponentialBuilder::new()
         .with_min_delay(policy.base)
         .with_max_delay(policy.cap)
@@ -145,6 +137,7 @@ async fn retry_with_backon(
         .when(ServiceError::retryable)
         .adjust(|_, wait| wait.filter(|w| Instant::now() + *w < deadline))
         .notify(|error, wait| {
+            planned.set(planned.get().max(Instant::now() + wait));
             let n = attempts.get();
             let wait = Wait::backon(wait, n, policy);
             warn!(
@@ -169,13 +162,7 @@ async fn retry_with_backon(
             .context(format!("attempt {attempts} of {}", policy.max_attempts))
             .context(format!("{what}: backon gave up"))
     });
-    Retried {
-        result,
-        gave_up,
-        attempts,
-        waits,
-        total: start.elapsed(),
-    }
+    Retried::new(result, gave_up, attempts, waits, (start, planned.get()))
 }
 
 // One thread is enough: every call waits on the network or a timer.

@@ -7,6 +7,8 @@ use std::error::Error as StdError;
 use std::fmt;
 use std::time::Duration;
 
+use tokio::time::Instant;
+
 use common::fmt_duration;
 
 use crate::policy::{RetryPolicy, Wait};
@@ -122,17 +124,29 @@ pub struct Retried<T> {
     pub attempts: u32,
     pub waits: Vec<Wait>,
     pub total: Duration,
+    /// The latest moment, from the start, the loop planned to be busy until: past the deadline
+    /// only if the loop itself broke it (a returning call may still come back a little late).
+    pub planned_end: Duration,
 }
 
 impl<T> Retried<T> {
-    /// Did the deadline end an attempt that was still waiting for its answer?
-    pub fn was_cut(&self) -> bool {
-        self.result.as_ref().is_err_and(|e| {
-            matches!(
-                e.root_cause().downcast_ref::<ServiceError>(),
-                Some(ServiceError::TimedOut)
-            )
-        })
+    /// A finished run, from `start`; `planned` is the latest moment the loop planned to be busy
+    /// until (an attempt's timeout, a wait's end).
+    pub fn new(
+        result: anyhow::Result<T>,
+        gave_up: Option<GaveUp>,
+        attempts: u32,
+        waits: Vec<Wait>,
+        (start, planned): (Instant, Instant),
+    ) -> Self {
+        Retried {
+            result,
+            gave_up,
+            attempts,
+            waits,
+            total: start.elapsed(),
+            planned_end: planned.saturating_duration_since(start),
+        }
     }
 }
 

@@ -3,6 +3,7 @@
 //! attempt's start and every transition of the breaker happen at exactly the planned instant.
 use super::*;
 use crate::breaker::*;
+use crate::report::total_line;
 use crate::service::*;
 use clap::Parser;
 use std::collections::VecDeque;
@@ -155,6 +156,8 @@ async fn no_wait_is_taken_that_would_end_past_the_deadline() {
         let r = retry("fake", &tight, &mut jitter, |_| fake.call()).await;
         assert_eq!(r.gave_up, Some(GaveUp::Deadline), "seed {seed}");
         assert!(r.total <= tight.deadline, "seed {seed}: {:?}", r.total);
+        // What the summary's verdict reads: nothing planned past the deadline.
+        assert!(r.planned_end <= tight.deadline, "seed {seed}: {r:?}");
         // Exactly: the attempts' 40 ms each plus the waits taken (a wait past the deadline
         // would have made the total exceed it; a hung attempt would end exactly at it).
         let waits: Duration = r.waits.iter().map(|w| w.wait).sum();
@@ -345,4 +348,30 @@ fn help_names_the_example_and_a_bad_flag_is_an_error() {
     assert!(help.to_string().starts_with("19 · Retry"), "{help}");
     let bad = Args::try_parse_from(["19", "--seed", "x"]).expect_err("not a number");
     assert_eq!(bad.exit_code(), 2);
+}
+
+#[test]
+fn the_deadline_verdict_reads_what_the_loop_planned_in_the_same_words_either_way() {
+    let run = |total, planned_end| Retried::<()> {
+        result: Ok(()),
+        gave_up: None,
+        attempts: 1,
+        waits: Vec::new(),
+        total,
+        planned_end,
+    };
+    // Ended 6 ms late (an attempt cut at the deadline, answered at its edge): kept.
+    let late = total_line(&run(ms(156), ms(150)), ms(150));
+    assert_eq!(
+        late,
+        "total 156 ms (deadline 150 ms, kept, 6.00 ms past it)"
+    );
+    let early = total_line(&run(ms(140), ms(150)), ms(150));
+    assert_eq!(
+        early,
+        "total 140 ms (deadline 150 ms, kept, 0.00 ms past it)"
+    );
+    // A loop that planned past the deadline broke it, however the run ended.
+    let broken = total_line(&run(ms(140), ms(151)), ms(150));
+    assert!(broken.contains("MISSED"), "{broken}");
 }

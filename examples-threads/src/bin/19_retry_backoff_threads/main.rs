@@ -32,6 +32,7 @@ mod policy;
 mod report;
 mod service;
 
+use std::cell::Cell;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -59,23 +60,19 @@ fn retry<T>(
     let start = Instant::now();
     let deadline = start + policy.deadline;
     let mut waits = Vec::new();
-    let mut attempt = 0;
+    let (mut attempt, mut planned) = (0, start);
     let (error, gave_up) = loop {
         attempt += 1;
-        let time_left = deadline.saturating_duration_since(Instant::now());
+        let now = Instant::now();
+        let time_left = deadline.saturating_duration_since(now);
+        planned = planned.max(now + time_left);
         if time_left.is_zero() {
             break (ServiceError::TimedOut, GaveUp::Deadline);
         }
         let error = match call(attempt, time_left) {
             Ok(value) => {
                 info!("{what}: attempt {attempt} succeeded");
-                return Retried {
-                    result: Ok(value),
-                    gave_up: None,
-                    attempts: attempt,
-                    waits,
-                    total: start.elapsed(),
-                };
+                return Retried::new(Ok(value), None, attempt, waits, (start, planned));
             }
             Err(ServiceError::TimedOut) => break (ServiceError::TimedOut, GaveUp::Deadline),
             Err(error) => error,
@@ -88,9 +85,11 @@ fn retry<T>(
         }
         let wait = jitter.next_wait(attempt);
         // A wait that ends at or past the deadline leaves no time for the attempt after it.
-        if Instant::now() + wait.wait >= deadline {
+        let now = Instant::now();
+        if now + wait.wait >= deadline {
             break (error, GaveUp::Deadline);
         }
+        planned = planned.max(now + wait.wait);
         warn!(
             "{what}: attempt {attempt} failed ({error}); retrying in {} (bound {})",
             fmt_duration(wait.wait),
@@ -104,13 +103,7 @@ fn retry<T>(
     let error = anyhow::Error::new(error)
         .context(format!("attempt {attempt} of {}", policy.max_attempts))
         .context(format!("{what}: gave up ({gave_up})"));
-    Retried {
-        result: Err(error),
-        gave_up: Some(gave_up),
-        attempts: attempt,
-        waits,
-        total: start.elapsed(),
-    }
+    Retried::new(Err(error), Some(gave_up), attempt, waits, (start, planned))
 }
 
 /// The same retry as [`retry`], with backon's blocking retry: its exponential backoff with its own
@@ -126,7 +119,7 @@ fn retry_with_backon(
     let start = Instant::now();
     let deadline = start + policy.deadline;
     let attempts = AtomicU32::new(0);
-    let mut waits = Vec::new();
+    let (mut waits, planned) = (Vec::new(), Cell::new(start));
     let backoff = ExponentialBuilder::new()
         .with_min_delay(policy.base)
         .with_max_delay(policy.cap)
@@ -137,10 +130,12 @@ fn retry_with_backon(
         .with_jitter_seed(seed);
     let call = || {
         attempts.fetch_add(1, Ordering::Relaxed);
-        let time_left = deadline.saturating_duration_since(Instant::now());
+        let now = Instant::now();
+        let time_left = deadline.saturating_duration_since(now);
         if time_left.is_zero() {
             return Err(ServiceError::TimedOut);
         }
+        planned.set(planned.get().max(now + time_left));
         get(agent, url, time_left)
     };
     let result = call
@@ -148,6 +143,7 @@ fn retry_with_backon(
         .sleep(thread::sleep)
         .when(ServiceError::retryable)
         .notify(|error, wait| {
+            planned.set(planned.get().max(Instant::now() + wait));
             let n = attempts.load(Ordering::Relaxed);
             let wait = Wait::backon(wait, n, policy);
             warn!(
@@ -169,13 +165,7 @@ fn retry_with_backon(
             .context(format!("attempt {attempts} of {}", policy.max_attempts))
             .context(format!("{what}: backon gave up"))
     });
-    Retried {
-        result,
-        gave_up,
-        attempts,
-        waits,
-        total: start.elapsed(),
-    }
+    Retried::new(result, gave_up, attempts, waits, (start, planned.get()))
 }
 
 fn main() -> anyhow::Result<()> {

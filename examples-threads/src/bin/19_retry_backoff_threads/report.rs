@@ -58,13 +58,12 @@ pub fn waits_line(waits: &[Wait]) -> String {
         .join(", ")
 }
 
-/// `total 52 ms (deadline 1000 ms, kept, 0.00 ms past it)`: the verdict from the figures. An attempt
-/// cut at the deadline ends when the timer wakes the caller up, a little after it: that is kept too,
-/// and how far past it the wake-up came is printed either way, so the words do not change with the
-/// run (only a total past the deadline with no attempt cut at it is `MISSED`).
+/// `total 52 ms (deadline 1000 ms, kept, 0.00 ms past it)`: the verdict from what the loop planned
+/// (no attempt given time past the deadline, no wait ending past it), and how far past the deadline
+/// the run ended anyway: an attempt cut at it, or answered at its edge, returns a little after. The
+/// words do not change with the run; only a loop that planned past the deadline is `MISSED`.
 pub fn total_line<T>(r: &Retried<T>, deadline: Duration) -> String {
-    let past = r.total.saturating_sub(deadline);
-    let verdict = if past.is_zero() || r.was_cut() {
+    let verdict = if r.planned_end <= deadline {
         "kept"
     } else {
         "MISSED"
@@ -73,7 +72,7 @@ pub fn total_line<T>(r: &Retried<T>, deadline: Duration) -> String {
         "total {} (deadline {}, {verdict}, {} past it)",
         fmt_duration(r.total),
         fmt_duration(deadline),
-        fmt_duration(past)
+        fmt_duration(r.total.saturating_sub(deadline))
     )
 }
 

@@ -4,6 +4,7 @@
 //! `Barrier`, so it does not depend on timing at all.
 use super::*;
 use crate::breaker::*;
+use crate::report::total_line;
 use crate::service::*;
 use clap::Parser;
 use std::collections::VecDeque;
@@ -300,6 +301,8 @@ fn a_later_attempt_that_hangs_is_given_only_the_time_left_before_the_deadline() 
     assert!(timeouts[1] <= ms(200), "{timeouts:?}");
     assert!(!timeouts[1].is_zero(), "{timeouts:?}");
     assert!(r.total >= ms(300), "{:?}", r.total);
+    // What the summary's verdict reads: no attempt was given time past the deadline.
+    assert!(r.planned_end <= ms(300), "{r:?}");
 }
 
 #[test]
@@ -348,4 +351,30 @@ fn help_names_the_example_and_a_bad_flag_is_an_error() {
     assert!(help.to_string().starts_with("19 · Retry"), "{help}");
     let bad = Args::try_parse_from(["19", "--seed", "x"]).expect_err("not a number");
     assert_eq!(bad.exit_code(), 2);
+}
+
+#[test]
+fn the_deadline_verdict_reads_what_the_loop_planned_in_the_same_words_either_way() {
+    let run = |total, planned_end| Retried::<()> {
+        result: Ok(()),
+        gave_up: None,
+        attempts: 1,
+        waits: Vec::new(),
+        total,
+        planned_end,
+    };
+    // Ended 6 ms late (an attempt cut at the deadline, answered at its edge): kept.
+    let late = total_line(&run(ms(156), ms(150)), ms(150));
+    assert_eq!(
+        late,
+        "total 156 ms (deadline 150 ms, kept, 6.00 ms past it)"
+    );
+    let early = total_line(&run(ms(140), ms(150)), ms(150));
+    assert_eq!(
+        early,
+        "total 140 ms (deadline 150 ms, kept, 0.00 ms past it)"
+    );
+    // A loop that planned past the deadline broke it, however the run ended.
+    let broken = total_line(&run(ms(140), ms(151)), ms(150));
+    assert!(broken.contains("MISSED"), "{broken}");
 }
