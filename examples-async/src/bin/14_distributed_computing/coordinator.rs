@@ -57,6 +57,9 @@ pub struct Config {
     /// Jobs whose answers are recounted here whoever gives them ([`pick_sample`]); a worker's first
     /// answer is recounted anyway.
     pub sample: BTreeSet<u32>,
+    /// With jobs unfinished and no result for this long, the run gives up (the coordinator role
+    /// then exits 1): a job that outlives every worker's timeout leaves no worker to wait for.
+    pub patience: Duration,
 }
 
 /// A seeded sample of about `percent`% of the jobs: the same seed checks the same jobs.
@@ -73,7 +76,8 @@ pub fn pick_sample(jobs: &[Job], percent: u32, seed: u64) -> BTreeSet<u32> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outcome {
     pub primes: u64,
-    pub worker: String,
+    /// Shared, not copied: a million results from three workers are three names.
+    pub worker: Arc<str>,
     /// Recounted here and found right (an unchecked answer from a worker later caught lying is redone).
     pub checked: bool,
 }
@@ -100,6 +104,8 @@ pub struct Report {
     pub liars: BTreeSet<String>,
     /// From the first dispatch to the last result.
     pub busy: Duration,
+    /// Why the run gave up before every job was settled (`--patience-ms`): one line.
+    pub gave_up: Option<String>,
 }
 
 impl Report {
@@ -113,7 +119,16 @@ impl Report {
     }
 
     pub fn jobs_by(&self, worker: &str) -> usize {
-        self.done.values().filter(|o| o.worker == worker).count()
+        self.done.values().filter(|o| &*o.worker == worker).count()
+    }
+
+    /// Answers kept from a worker caught lying and never recounted: none, unless a bug lets one
+    /// through. A run with any does not end with status 0 on its total.
+    pub fn unverified(&self) -> usize {
+        self.done
+            .values()
+            .filter(|o| !o.checked && self.liars.contains(&*o.worker))
+            .count()
     }
 
     /// Jobs per second from the first dispatch to the last result.
@@ -141,6 +156,10 @@ struct Board {
     /// Every job by id, to put a done job back in the queue.
     all_jobs: BTreeMap<u32, Job>,
     first_dispatch: Option<Instant>,
+    /// The last result, or the start: the patience counts from here.
+    last_result: Instant,
+    /// The names that answers are kept under, one allocation each.
+    names: BTreeSet<Arc<str>>,
 }
 
 /// What a free worker gets.
@@ -154,7 +173,7 @@ enum Take {
 
 impl Board {
     fn take(&mut self, worker: &str) -> Take {
-        if self.is_finished() {
+        if self.is_finished() || self.report.gave_up.is_some() {
             return Take::AllDone;
         }
         if self.first_dispatch.is_none() && self.connected < self.min_workers {
@@ -176,9 +195,51 @@ impl Board {
     }
 
     /// Does this answer get recounted? A worker's first one always (so a worker that always lies
-    /// is caught at once), then the seeded sample.
+    /// is caught at once), then the seeded sample; and every answer of a name once caught lying
+    /// (another connection under that name may still be at work).
     fn must_check(&self, job: Job, worker: &str) -> bool {
-        !self.vouched.contains(worker) || self.sample.contains(&job.id)
+        !self.vouched.contains(worker)
+            || self.sample.contains(&job.id)
+            || self.report.liars.contains(worker)
+    }
+
+    /// The name to keep an answer under, shared by all of that worker's answers.
+    fn name(&mut self, worker: &str) -> Arc<str> {
+        if let Some(name) = self.names.get(worker) {
+            return name.clone();
+        }
+        let name: Arc<str> = worker.into();
+        self.names.insert(name.clone());
+        name
+    }
+
+    /// The unfinished jobs and why, for the one line of a run that gave up: the first few ids with
+    /// the attempts each used, and whether any worker is here.
+    fn unfinished(&self) -> String {
+        const SHOWN: usize = 5;
+        let mut ids: Vec<u32> = self.in_flight.keys().copied().collect();
+        ids.extend(self.pending.iter().map(|j| j.id));
+        ids.sort_unstable();
+        let mut named: Vec<String> = ids
+            .iter()
+            .take(SHOWN)
+            .map(|id| {
+                let used = self.attempts.get(id).copied().unwrap_or(0);
+                format!(
+                    "job {id} ({used} of {} attempts used)",
+                    self.report.max_attempts
+                )
+            })
+            .collect();
+        if ids.len() > SHOWN {
+            named.push(format!("{} more", ids.len() - SHOWN));
+        }
+        let workers = match self.connected {
+            0 => "no worker connected".to_string(),
+            1 => "1 worker connected".to_string(),
+            n => format!("{n} workers connected"),
+        };
+        format!("{} unfinished: {}; {workers}", ids.len(), named.join(", "))
     }
 
     /// Takes back `job` after a failed attempt: to the queue, or to `failed` once it has had
@@ -201,7 +262,7 @@ impl Board {
             .report
             .done
             .iter()
-            .filter(|(_, o)| o.worker == liar && !o.checked)
+            .filter(|(_, o)| &*o.worker == liar && !o.checked)
             .map(|(id, _)| *id)
             .collect();
         for id in &redo {
@@ -226,6 +287,7 @@ pub struct Coordinator {
     job_timeout: Duration,
     hello_timeout: Duration,
     max_peers: usize,
+    patience: Duration,
 }
 
 struct Shared {
@@ -268,6 +330,8 @@ impl Coordinator {
             sample: config.sample,
             vouched: BTreeSet::new(),
             first_dispatch: None,
+            last_result: Instant::now(),
+            names: BTreeSet::new(),
         };
         Self {
             shared: Arc::new(Shared {
@@ -278,6 +342,7 @@ impl Coordinator {
             job_timeout: config.job_timeout,
             hello_timeout: config.hello_timeout,
             max_peers: config.max_peers.max(1),
+            patience: config.patience,
         }
     }
 
@@ -300,9 +365,13 @@ impl Coordinator {
     /// port 0 and learn the real port first, as the demo and the tests do.
     pub async fn run(&self, listener: TcpListener) -> Report {
         let connections = TaskTracker::new();
+        self.board().last_result = Instant::now();
         loop {
+            let patience = self.board().last_result + self.patience;
             tokio::select! {
                 _ = self.shared.finished.cancelled() => break,
+                // Checked again at each wake-up: a result since then moved the deadline.
+                () = sleep_until(patience) => self.give_up_if_stuck(),
                 accepted = listener.accept() => match accepted {
                     // `len()` counts the tasks still running: a peer's slot frees when it leaves.
                     Ok((stream, peer)) if connections.len() >= self.max_peers => {
@@ -331,6 +400,25 @@ impl Coordinator {
             warn!("some connections did not close within {STOP_GRACE:?}; leaving them");
         }
         self.report()
+    }
+
+    /// Ends the run if no result came for the whole patience: every waiting worker hears `STOP`,
+    /// and the report says which jobs were left and why.
+    fn give_up_if_stuck(&self) {
+        let mut board = self.board();
+        if board.is_finished() || board.last_result.elapsed() < self.patience {
+            return;
+        }
+        let why = format!(
+            "no result for {} ms (--patience-ms) with {}",
+            self.patience.as_millis(),
+            board.unfinished()
+        );
+        warn!("giving up: {why}");
+        board.report.gave_up = Some(why);
+        drop(board);
+        self.shared.finished.cancel();
+        self.shared.changed.notify_waiters();
     }
 
     /// One line to a newcomer past `max_peers`, then close. `try_write` never waits: a fresh
@@ -388,6 +476,11 @@ impl Coordinator {
             }
             None => return Ok(()),
         };
+        // A name caught lying is not welcome back: a liar that reconnects under its old name (as a
+        // restarted process would) would otherwise be vouched for, and its lies only sampled.
+        if self.board().report.liars.contains(&name) {
+            return Err(format!("{name}: refused: caught lying earlier in this run"));
+        }
         send(
             lines,
             Message::Welcome {
@@ -620,9 +713,10 @@ impl Coordinator {
     fn complete(&self, job: Job, primes: u64, worker: &str, checked: bool) {
         let mut board = self.board();
         board.in_flight.remove(&job.id);
+        board.last_result = Instant::now();
         let outcome = Outcome {
             primes,
-            worker: worker.to_string(),
+            worker: board.name(worker),
             checked,
         };
         let mark = if checked { " (recounted: right)" } else { "" };
@@ -650,7 +744,7 @@ impl Coordinator {
     }
 
     fn settle_if_finished(&self, mut board: MutexGuard<'_, Board>) {
-        if !board.is_finished() {
+        if !board.is_finished() || self.shared.finished.is_cancelled() {
             return;
         }
         info!(

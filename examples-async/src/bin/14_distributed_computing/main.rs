@@ -159,7 +159,7 @@ enum Role {
         #[command(flatten)]
         broker: BrokerRole,
         /// How many jobs.
-        #[arg(long, default_value_t = 12, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+        #[arg(long, default_value_t = 12, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
         jobs: u32,
         /// Hand out the first job only once this many workers are connected.
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
@@ -232,7 +232,7 @@ struct BrokerRole {
     /// Broker mode: the run's name; every Redis key of the run starts with `dist14:<run-id>:`.
     #[arg(long, default_value = "run1", value_parser = parse_name, requires = "broker")]
     run_id: String,
-    /// Broker mode, coordinator: give up after this long without a new result (exit 1).
+    /// Coordinator (both modes): give up after this long without a new result (exit 1).
     #[arg(long, default_value_t = 60_000, value_parser = clap::value_parser!(u64).range(100..))]
     patience_ms: u64,
     /// Broker mode, coordinator: recount every prime at the end and compare.
@@ -311,10 +311,11 @@ async fn main() -> anyhow::Result<ExitCode> {
             jobs,
             min_workers,
             work,
-            ..
+            broker,
         }) => {
             let addr = addr.expect("clap requires --addr without --broker");
-            coordinator_role(&addr, jobs, min_workers, work).await
+            let patience = Duration::from_millis(broker.patience_ms);
+            coordinator_role(&addr, jobs, min_workers, work, patience).await
         }
         Some(Role::Worker {
             broker:
@@ -350,6 +351,9 @@ async fn main() -> anyhow::Result<ExitCode> {
             broker: _,
         }) => {
             let name = name.unwrap_or_else(|| format!("worker-{}", std::process::id()));
+            // Every line of this process says `[<name>]` (the demo names its children already):
+            // in the demo, the workers share its terminal, and this tells their lines apart.
+            common::logging::set_process_name(&name);
             let config = worker::Config {
                 connect: connect.expect("clap requires --connect without --broker"),
                 name: name.clone(),
@@ -358,10 +362,7 @@ async fn main() -> anyhow::Result<ExitCode> {
                 hang_on_job,
                 lie,
             };
-            // Every line of this process carries `worker{name=...}`: in the demo, the workers
-            // share the demo's terminal and this is how their lines are told apart.
-            let run = worker::run(&config).instrument(info_span!("worker", name = %name));
-            match run.await {
+            match worker::run(&config).await {
                 Ok(_) => Ok(ExitCode::SUCCESS),
                 // One line, not a backtrace: "could not connect ... is a coordinator running?"
                 Err(e) => {
@@ -413,8 +414,17 @@ fn require_a_way_to_meet(cli: &Cli) {
             broker,
             ..
         }) if broker.broker.is_none() => "--connect <CONNECT>",
+        Some(Role::Coordinator { jobs, work, .. })
+            if u64::from(*jobs) * work.job_size > protocol::MAX_END =>
+        {
+            "--jobs x --job-size at most 10^12 (the protocol's bound on a number to count)"
+        }
         _ => return,
     };
+    if missing.starts_with("--jobs") {
+        eprintln!("error: {missing} (try --help)");
+        std::process::exit(2);
+    }
     eprintln!(
         "error: the following required arguments were not provided: {missing} (or --broker <URL> \
          for the broker mode) (try --help)"
@@ -430,7 +440,12 @@ fn one_line_errors(result: anyhow::Result<ExitCode>) -> anyhow::Result<ExitCode>
     }))
 }
 
-fn coordinator_config(jobs: u32, min_workers: u32, work: Work) -> coordinator::Config {
+fn coordinator_config(
+    jobs: u32,
+    min_workers: u32,
+    work: Work,
+    patience: Duration,
+) -> coordinator::Config {
     let jobs = plan_jobs(jobs, work.job_size);
     coordinator::Config {
         job_timeout: Duration::from_millis(work.job_timeout_ms),
@@ -439,6 +454,7 @@ fn coordinator_config(jobs: u32, min_workers: u32, work: Work) -> coordinator::C
         max_attempts: work.max_attempts,
         max_peers: work.max_peers as usize,
         sample: coordinator::pick_sample(&jobs, work.check_percent, work.seed),
+        patience,
         jobs,
     }
 }
@@ -450,6 +466,7 @@ async fn coordinator_role(
     jobs: u32,
     min_workers: u32,
     work: Work,
+    patience: Duration,
 ) -> anyhow::Result<ExitCode> {
     let listener = TcpListener::bind(addr)
         .await
@@ -459,11 +476,23 @@ async fn coordinator_role(
         "listening on {local} with {jobs} jobs; start workers with: \
          cargo run -p examples-async --bin 14_distributed_computing -- worker --connect {local}"
     );
-    let coordinator = Coordinator::new(coordinator_config(jobs, min_workers, work));
-    let report = coordinator.run(listener).await;
+    let config = coordinator_config(jobs, min_workers, work, patience);
+    let report = Coordinator::new(config).run(listener).await;
     // No recount of everything here: with `--jobs 10000` that would take one core longer than the
     // whole run took the workers. The answers were checked as they arrived (a sample, recounted).
     print_summary(&report, &work, jobs, None);
+    if let Some(why) = &report.gave_up {
+        eprintln!("error: gave up: {why}");
+        return Ok(ExitCode::FAILURE);
+    }
+    if report.unverified() > 0 {
+        eprintln!(
+            "error: {} answers kept from a worker caught lying were never recounted: the total is \
+             not verified",
+            report.unverified()
+        );
+        return Ok(ExitCode::FAILURE);
+    }
     Ok(if report.done.len() == report.total {
         ExitCode::SUCCESS
     } else {
@@ -474,7 +503,8 @@ async fn coordinator_role(
 async fn demo(demo: Demo) -> anyhow::Result<()> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?.to_string();
-    let coordinator = Coordinator::new(coordinator_config(demo.jobs, demo.workers, demo.work));
+    let config = coordinator_config(demo.jobs, demo.workers, demo.work, DEMO_DEADLINE);
+    let coordinator = Coordinator::new(config);
     let program = match &demo.worker_bin {
         Some(path) => path.clone(),
         None => std::env::current_exe().context("cannot find this program to start workers")?,
@@ -779,6 +809,7 @@ mod tests {
             max_attempts: 3,
             max_peers: 64,
             sample: BTreeSet::new(),
+            patience: Duration::from_secs(600),
         }
     }
 
@@ -904,7 +935,7 @@ mod tests {
             (report.done.len(), report.requeued, report.lost()),
             (3, 1, 0)
         );
-        assert_eq!(report.done[&1].worker, "rescuer");
+        assert_eq!(&*report.done[&1].worker, "rescuer");
         assert_eq!(report.primes(), expected_primes(3));
         assert_eq!(
             report.dropped,
@@ -945,7 +976,7 @@ mod tests {
             (report.done.len(), report.requeued, report.lost()),
             (2, 1, 0)
         );
-        assert_eq!(report.done[&1].worker, "healthy");
+        assert_eq!(&*report.done[&1].worker, "healthy");
         assert_eq!(report.primes(), expected_primes(2));
     }
 
@@ -1112,7 +1143,9 @@ mod tests {
             l.local_addr().expect("addr").to_string()
         };
         let started = Instant::now();
-        let err = worker::connect(&addr, 3).await.expect_err("nobody listens");
+        let err = worker::connect(&addr, &mut worker::Retry::new(3))
+            .await
+            .expect_err("nobody listens");
         let took = started.elapsed();
         let message = err.to_string();
         assert!(
@@ -1351,7 +1384,7 @@ mod tests {
         let report = coordinator.report();
         assert_eq!((report.done.len(), report.lost()), (4, 0));
         assert_eq!(report.primes(), expected_primes(4));
-        assert_eq!(report.done[&2].worker, "honest");
+        assert_eq!(&*report.done[&2].worker, "honest");
     }
 
     #[tokio::test]
@@ -1397,6 +1430,107 @@ mod tests {
             w.await.expect("no panic").expect("each worker got STOP");
         }
         assert_eq!((report.done.len(), report.turned_away), (2, 1));
+    }
+
+    /// Issue 21: a liar caught and dropped came back under the same name (as a restarted process
+    /// would) and was believed, its name vouched for. A name caught lying is refused, and its
+    /// old job goes to an honest worker.
+    #[tokio::test(start_paused = true)]
+    async fn a_liar_that_comes_back_under_its_name_is_refused() {
+        let coordinator = Coordinator::new(config(3, 1000, 1));
+        let (mut liar, serving) = fake_peer(&coordinator, "w1");
+        let job = take_a_job(&mut liar, "w1").await;
+        let primes = count_primes(job.start, job.end) + 1;
+        say(&mut liar, Message::Result { id: job.id, primes }).await;
+        assert!(matches!(
+            hear_past_beats(&mut liar).await,
+            Some(Message::Error(_))
+        ));
+        within(serving).await.expect("no panic");
+
+        let (mut again, serving) = fake_peer(&coordinator, "w1-again");
+        say(
+            &mut again,
+            Message::Hello {
+                protocol: PROTOCOL.into(),
+                name: "w1".into(),
+            },
+        )
+        .await;
+        assert_eq!(
+            hear(&mut again).await,
+            Some(Message::Error(
+                "w1: refused: caught lying earlier in this run".into()
+            ))
+        );
+        within(serving).await.expect("no panic");
+
+        within(real_worker(&coordinator, "honest"))
+            .await
+            .expect("no panic")
+            .expect("clean STOP");
+        let report = coordinator.report();
+        assert_eq!(report.primes(), expected_primes(3));
+        assert_eq!((report.jobs_by("w1"), report.unverified()), (0, 0));
+    }
+
+    /// Issue 21: with both slots held by strangers (silent until their hello timeout), a worker
+    /// heard `ERROR busy`, took it for final and exited 1. Busy is transient: it tries again
+    /// within its attempts and does the run once the strangers are dropped.
+    #[tokio::test]
+    async fn a_worker_told_busy_tries_again_within_its_attempts() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr").to_string();
+        let mut config = config(2, 5000, 1);
+        config.max_peers = 2;
+        config.hello_timeout = Duration::from_millis(300);
+        let coordinator = Coordinator::new(config);
+        let run = tokio::spawn({
+            let me = coordinator.clone();
+            async move { me.run(listener).await }
+        });
+        let strangers: Vec<_> =
+            futures::future::join_all((0..2).map(|_| tokio::net::TcpStream::connect(addr.clone())))
+                .await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let mut config = worker_config("late", &addr);
+        config.attempts = 6; // 100 + 200 + 400 + ... ms: past the strangers' 300 ms
+        let jobs = worker::run(&config).await.expect("retried past busy");
+        assert_eq!(jobs, 2);
+        let report = run.await.expect("no panic");
+        assert!(report.turned_away >= 1, "{report:?}");
+        assert_eq!(report.done.len(), 2);
+        drop(strangers);
+    }
+
+    /// Issue 21: a job that outlives every worker's timeout left the coordinator waiting for ever
+    /// with no worker. With jobs unfinished and no result for `patience`, the run gives up, at
+    /// exactly that time, and says which jobs and why.
+    #[tokio::test(start_paused = true)]
+    async fn with_no_result_for_the_patience_the_run_gives_up_naming_the_jobs() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let mut config = config(2, 300, 1);
+        config.patience = Duration::from_secs(5);
+        let coordinator = Coordinator::new(config);
+        let started = Instant::now();
+        let run = tokio::spawn({
+            let me = coordinator.clone();
+            async move { me.run(listener).await }
+        });
+        // One worker takes job 1 and never answers: dropped after the job timeout.
+        let (mut hung, serving) = fake_peer(&coordinator, "hung");
+        take_a_job(&mut hung, "hung").await;
+        within(serving).await.expect("no panic");
+        let report = within(run).await.expect("no panic");
+        assert_eq!(started.elapsed(), Duration::from_secs(5));
+        assert_eq!(
+            report.gave_up.as_deref(),
+            Some(
+                "no result for 5000 ms (--patience-ms) with 2 unfinished: job 1 (1 of 3 attempts \
+                 used), job 2 (0 of 3 attempts used); no worker connected"
+            )
+        );
+        assert!(report.done.is_empty());
     }
 
     /// A job whose recount takes several heartbeats, in a debug build and in release alike.
