@@ -52,6 +52,9 @@ pub struct Config {
     /// Jobs whose answers are recounted here whoever gives them ([`pick_sample`]); a worker's first
     /// answer is recounted anyway.
     pub sample: BTreeSet<u32>,
+    /// With jobs unfinished and no result for this long, the run gives up (the coordinator role
+    /// then exits 1): a job that outlives every worker's timeout leaves no worker to wait for.
+    pub patience: Duration,
 }
 
 /// A seeded sample of about `percent`% of the jobs: the same seed checks the same jobs.
@@ -68,7 +71,8 @@ pub fn pick_sample(jobs: &[Job], percent: u32, seed: u64) -> BTreeSet<u32> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outcome {
     pub primes: u64,
-    pub worker: String,
+    /// Shared, not copied: a million results from three workers are three names.
+    pub worker: Arc<str>,
     /// Recounted here and found right (an unchecked answer from a worker later caught lying is redone).
     pub checked: bool,
 }
@@ -95,6 +99,8 @@ pub struct Report {
     pub liars: BTreeSet<String>,
     /// From the first dispatch to the last result.
     pub busy: Duration,
+    /// Why the run gave up before every job was settled (`--patience-ms`): one line.
+    pub gave_up: Option<String>,
 }
 
 impl Report {
@@ -108,7 +114,16 @@ impl Report {
     }
 
     pub fn jobs_by(&self, worker: &str) -> usize {
-        self.done.values().filter(|o| o.worker == worker).count()
+        self.done.values().filter(|o| &*o.worker == worker).count()
+    }
+
+    /// Answers kept from a worker caught lying and never recounted: none, unless a bug lets one
+    /// through. A run with any does not end with status 0 on its total.
+    pub fn unverified(&self) -> usize {
+        self.done
+            .values()
+            .filter(|o| !o.checked && self.liars.contains(&*o.worker))
+            .count()
     }
 
     /// Jobs per second from the first dispatch to the last result.
@@ -136,6 +151,10 @@ struct Board {
     /// Every job by id, to put a done job back in the queue.
     all_jobs: BTreeMap<u32, Job>,
     first_dispatch: Option<Instant>,
+    /// The last result, or the start: the patience counts from here.
+    last_result: Instant,
+    /// The names that answers are kept under, one allocation each.
+    names: BTreeSet<Arc<str>>,
     /// Set with the last settled job: every connection then says `STOP`.
     finished: bool,
     /// Connection threads still running (the async twin's `TaskTracker`).
@@ -153,7 +172,7 @@ enum Take {
 
 impl Board {
     fn take(&mut self, worker: &str) -> Take {
-        if self.is_finished() {
+        if self.is_finished() || self.report.gave_up.is_some() {
             return Take::AllDone;
         }
         if self.first_dispatch.is_none() && self.connected < self.min_workers {
@@ -175,9 +194,51 @@ impl Board {
     }
 
     /// Does this answer get recounted? A worker's first one always (so a worker that always lies
-    /// is caught at once), then the seeded sample.
+    /// is caught at once), then the seeded sample; and every answer of a name once caught lying
+    /// (another connection under that name may still be at work).
     fn must_check(&self, job: Job, worker: &str) -> bool {
-        !self.vouched.contains(worker) || self.sample.contains(&job.id)
+        !self.vouched.contains(worker)
+            || self.sample.contains(&job.id)
+            || self.report.liars.contains(worker)
+    }
+
+    /// The name to keep an answer under, shared by all of that worker's answers.
+    fn name(&mut self, worker: &str) -> Arc<str> {
+        if let Some(name) = self.names.get(worker) {
+            return name.clone();
+        }
+        let name: Arc<str> = worker.into();
+        self.names.insert(name.clone());
+        name
+    }
+
+    /// The unfinished jobs and why, for the one line of a run that gave up: the first few ids with
+    /// the attempts each used, and whether any worker is here.
+    fn unfinished(&self) -> String {
+        const SHOWN: usize = 5;
+        let mut ids: Vec<u32> = self.in_flight.keys().copied().collect();
+        ids.extend(self.pending.iter().map(|j| j.id));
+        ids.sort_unstable();
+        let mut named: Vec<String> = ids
+            .iter()
+            .take(SHOWN)
+            .map(|id| {
+                let used = self.attempts.get(id).copied().unwrap_or(0);
+                format!(
+                    "job {id} ({used} of {} attempts used)",
+                    self.report.max_attempts
+                )
+            })
+            .collect();
+        if ids.len() > SHOWN {
+            named.push(format!("{} more", ids.len() - SHOWN));
+        }
+        let workers = match self.connected {
+            0 => "no worker connected".to_string(),
+            1 => "1 worker connected".to_string(),
+            n => format!("{n} workers connected"),
+        };
+        format!("{} unfinished: {}; {workers}", ids.len(), named.join(", "))
     }
 
     /// Takes back `job` after a failed attempt: to the queue, or to `failed` once it has had
@@ -200,7 +261,7 @@ impl Board {
             .report
             .done
             .iter()
-            .filter(|(_, o)| o.worker == liar && !o.checked)
+            .filter(|(_, o)| &*o.worker == liar && !o.checked)
             .map(|(id, _)| *id)
             .collect();
         for id in &redo {
@@ -225,6 +286,7 @@ pub struct Coordinator {
     job_timeout: Duration,
     hello_timeout: Duration,
     max_peers: usize,
+    patience: Duration,
 }
 
 struct Shared {
@@ -263,6 +325,8 @@ impl Coordinator {
             sample: config.sample,
             vouched: BTreeSet::new(),
             first_dispatch: None,
+            last_result: Instant::now(),
+            names: BTreeSet::new(),
             connections: 0,
         };
         Self {
@@ -273,6 +337,7 @@ impl Coordinator {
             job_timeout: config.job_timeout,
             hello_timeout: config.hello_timeout,
             max_peers: config.max_peers.max(1),
+            patience: config.patience,
         }
     }
 
@@ -283,6 +348,12 @@ impl Coordinator {
             .board
             .lock()
             .expect("no code panics while holding the board")
+    }
+
+    /// Workers connected now (for the tests, which wait for the board to count a peer out).
+    #[cfg(test)]
+    pub fn connected(&self) -> usize {
+        self.board().connected
     }
 
     /// A snapshot of the run so far.
@@ -299,12 +370,23 @@ impl Coordinator {
         let acceptor = thread::Builder::new()
             .name("accept".into())
             .spawn(move || me.accept_loop(listener));
-        let board = self.board();
-        let board = self
-            .shared
-            .changed
-            .wait_while(board, |b| !b.finished)
-            .expect("no code panics while holding the board");
+        let mut board = self.board();
+        board.last_result = Instant::now();
+        // Wait for the end, or for the patience to run out since the last result (each wake-up
+        // looks again: a result moves the deadline).
+        while !board.finished {
+            let left = self.patience.saturating_sub(board.last_result.elapsed());
+            if left.is_zero() {
+                self.give_up(&mut board);
+                break;
+            }
+            board = self
+                .shared
+                .changed
+                .wait_timeout(board, left)
+                .expect("no code panics while holding the board")
+                .0;
+        }
         // Every connection thread says STOP and returns; a stranger still in its hello gives up at
         // its hello timeout. Bound the wait anyway.
         let (board, waited) = self
@@ -328,6 +410,20 @@ impl Coordinator {
             let _ = acceptor.join();
         }
         self.report()
+    }
+
+    /// Ends a run in which no result came for the whole patience: every waiting worker hears
+    /// `STOP`, and the report says which jobs were left and why.
+    fn give_up(&self, board: &mut Board) {
+        let why = format!(
+            "no result for {} ms (--patience-ms) with {}",
+            self.patience.as_millis(),
+            board.unfinished()
+        );
+        warn!("giving up: {why}");
+        board.report.gave_up = Some(why);
+        board.finished = true;
+        self.shared.changed.notify_all();
     }
 
     fn accept_loop(&self, listener: TcpListener) {
@@ -426,6 +522,11 @@ impl Coordinator {
             }
             None => return Ok(()),
         };
+        // A name caught lying is not welcome back: a liar that reconnects under its old name (as a
+        // restarted process would) would otherwise be vouched for, and its lies only sampled.
+        if self.board().report.liars.contains(&name) {
+            return Err(format!("{name}: refused: caught lying earlier in this run"));
+        }
         send(
             lines,
             Message::Welcome {
@@ -629,9 +730,10 @@ impl Coordinator {
     fn complete(&self, job: Job, primes: u64, worker: &str, checked: bool) {
         let mut board = self.board();
         board.in_flight.remove(&job.id);
+        board.last_result = Instant::now();
         let outcome = Outcome {
             primes,
-            worker: worker.to_string(),
+            worker: board.name(worker),
             checked,
         };
         let mark = if checked { " (recounted: right)" } else { "" };
@@ -659,7 +761,7 @@ impl Coordinator {
     }
 
     fn settle_if_finished(&self, mut board: MutexGuard<'_, Board>) {
-        if !board.is_finished() {
+        if !board.is_finished() || board.finished {
             return;
         }
         info!(

@@ -151,7 +151,7 @@ enum Role {
         #[command(flatten)]
         broker: BrokerRole,
         /// How many jobs.
-        #[arg(long, default_value_t = 12, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+        #[arg(long, default_value_t = 12, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
         jobs: u32,
         /// Hand out the first job only once this many workers are connected.
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
@@ -224,7 +224,7 @@ struct BrokerRole {
     /// Broker mode: the run's name; every Redis key of the run starts with `dist14:<run-id>:`.
     #[arg(long, default_value = "run1", value_parser = parse_name, requires = "broker")]
     run_id: String,
-    /// Broker mode, coordinator: give up after this long without a new result (exit 1).
+    /// Coordinator (both modes): give up after this long without a new result (exit 1).
     #[arg(long, default_value_t = 60_000, value_parser = clap::value_parser!(u64).range(100..))]
     patience_ms: u64,
     /// Broker mode, coordinator: recount every prime at the end and compare.
@@ -300,10 +300,11 @@ fn main() -> anyhow::Result<ExitCode> {
             jobs,
             min_workers,
             work,
-            ..
+            broker,
         }) => {
             let addr = addr.expect("clap requires --addr without --broker");
-            coordinator_role(&addr, jobs, min_workers, work)
+            let patience = Duration::from_millis(broker.patience_ms);
+            coordinator_role(&addr, jobs, min_workers, work, patience)
         }
         Some(Role::Worker {
             broker:
@@ -339,6 +340,9 @@ fn main() -> anyhow::Result<ExitCode> {
             broker: _,
         }) => {
             let name = name.unwrap_or_else(|| format!("worker-{}", std::process::id()));
+            // Every line of this process says `[<name>]` (the demo names its children already):
+            // in the demo, the workers share its terminal, and this tells their lines apart.
+            common::logging::set_process_name(&name);
             let config = worker::Config {
                 connect: connect.expect("clap requires --connect without --broker"),
                 name: name.clone(),
@@ -347,10 +351,7 @@ fn main() -> anyhow::Result<ExitCode> {
                 hang_on_job,
                 lie,
             };
-            // Every line of this process carries `worker{name=...}`: in the demo, the workers
-            // share the demo's terminal and this is how their lines are told apart.
-            let span = info_span!("worker", name = %name);
-            match span.in_scope(|| worker::run(&config)) {
+            match worker::run(&config) {
                 Ok(_) => Ok(ExitCode::SUCCESS),
                 // One line, not a backtrace: "could not connect ... is a coordinator running?"
                 Err(e) => {
@@ -402,8 +403,17 @@ fn require_a_way_to_meet(cli: &Cli) {
             broker,
             ..
         }) if broker.broker.is_none() => "--connect <CONNECT>",
+        Some(Role::Coordinator { jobs, work, .. })
+            if u64::from(*jobs) * work.job_size > protocol::MAX_END =>
+        {
+            "--jobs x --job-size at most 10^12 (the protocol's bound on a number to count)"
+        }
         _ => return,
     };
+    if missing.starts_with("--jobs") {
+        eprintln!("error: {missing} (try --help)");
+        std::process::exit(2);
+    }
     eprintln!(
         "error: the following required arguments were not provided: {missing} (or --broker <URL> \
          for the broker mode) (try --help)"
@@ -419,7 +429,12 @@ fn one_line_errors(result: anyhow::Result<ExitCode>) -> anyhow::Result<ExitCode>
     }))
 }
 
-fn coordinator_config(jobs: u32, min_workers: u32, work: Work) -> coordinator::Config {
+fn coordinator_config(
+    jobs: u32,
+    min_workers: u32,
+    work: Work,
+    patience: Duration,
+) -> coordinator::Config {
     let jobs = plan_jobs(jobs, work.job_size);
     coordinator::Config {
         job_timeout: Duration::from_millis(work.job_timeout_ms),
@@ -428,6 +443,7 @@ fn coordinator_config(jobs: u32, min_workers: u32, work: Work) -> coordinator::C
         max_attempts: work.max_attempts,
         max_peers: work.max_peers as usize,
         sample: coordinator::pick_sample(&jobs, work.check_percent, work.seed),
+        patience,
         jobs,
     }
 }
@@ -439,6 +455,7 @@ fn coordinator_role(
     jobs: u32,
     min_workers: u32,
     work: Work,
+    patience: Duration,
 ) -> anyhow::Result<ExitCode> {
     let listener = TcpListener::bind(addr).with_context(|| format!("cannot listen on {addr}"))?;
     let local = listener.local_addr()?;
@@ -446,11 +463,23 @@ fn coordinator_role(
         "listening on {local} with {jobs} jobs; start workers with: \
          cargo run -p examples-threads --bin 14_distributed_computing_threads -- worker --connect {local}"
     );
-    let coordinator = Coordinator::new(coordinator_config(jobs, min_workers, work));
-    let report = coordinator.run(listener);
+    let config = coordinator_config(jobs, min_workers, work, patience);
+    let report = Coordinator::new(config).run(listener);
     // No recount of everything here: with `--jobs 10000` that would take one core longer than the
     // whole run took the workers. The answers were checked as they arrived (a sample, recounted).
     print_summary(&report, &work, jobs, None);
+    if let Some(why) = &report.gave_up {
+        eprintln!("error: gave up: {why}");
+        return Ok(ExitCode::FAILURE);
+    }
+    if report.unverified() > 0 {
+        eprintln!(
+            "error: {} answers kept from a worker caught lying were never recounted: the total is \
+             not verified",
+            report.unverified()
+        );
+        return Ok(ExitCode::FAILURE);
+    }
     Ok(if report.done.len() == report.total {
         ExitCode::SUCCESS
     } else {
@@ -461,7 +490,8 @@ fn coordinator_role(
 fn demo(demo: Demo) -> anyhow::Result<()> {
     let listener = TcpListener::bind("127.0.0.1:0")?;
     let addr = listener.local_addr()?.to_string();
-    let coordinator = Coordinator::new(coordinator_config(demo.jobs, demo.workers, demo.work));
+    let config = coordinator_config(demo.jobs, demo.workers, demo.work, DEMO_DEADLINE);
+    let coordinator = Coordinator::new(config);
     let program = match &demo.worker_bin {
         Some(path) => path.clone(),
         None => std::env::current_exe().context("cannot find this program to start workers")?,
@@ -778,6 +808,7 @@ mod tests {
             max_attempts: 3,
             max_peers: 64,
             sample: BTreeSet::new(),
+            patience: Duration::from_secs(600),
         }
     }
 
@@ -882,7 +913,7 @@ mod tests {
             (report.done.len(), report.requeued, report.lost()),
             (3, 1, 0)
         );
-        assert_eq!(report.done[&1].worker, "rescuer");
+        assert_eq!(&*report.done[&1].worker, "rescuer");
         assert_eq!(report.primes(), expected_primes(3));
         assert_eq!(report.dropped.len(), 1);
         assert_eq!(
@@ -921,7 +952,7 @@ mod tests {
             (report.done.len(), report.requeued, report.lost()),
             (2, 1, 0)
         );
-        assert_eq!(report.done[&1].worker, "healthy");
+        assert_eq!(&*report.done[&1].worker, "healthy");
         assert_eq!(report.primes(), expected_primes(2));
     }
 
@@ -965,7 +996,7 @@ mod tests {
             (report.done.len(), report.requeued, report.lost()),
             (1, 1, 0)
         );
-        assert_eq!(report.done[&1].worker, "w");
+        assert_eq!(&*report.done[&1].worker, "w");
     }
 
     #[test]
@@ -1056,7 +1087,7 @@ mod tests {
             l.local_addr().expect("addr").to_string()
         };
         let started = Instant::now();
-        let err = worker::connect(&addr, 3).expect_err("nobody listens");
+        let err = worker::connect(&addr, &mut worker::Retry::new(3)).expect_err("nobody listens");
         let took = started.elapsed();
         let message = err.to_string();
         assert!(
@@ -1182,6 +1213,13 @@ mod tests {
         for name in ["gone-1", "gone-2"] {
             drop(join(&addr, name));
         }
+        // Their threads see them leave when they next read, which on a busy machine may come
+        // after the next peer's hello: wait until the board has counted them out.
+        let deadline = Instant::now() + PATIENCE;
+        while coordinator.connected() > 0 {
+            assert!(Instant::now() < deadline, "the two peers are still counted");
+            thread::sleep(Duration::from_millis(5));
+        }
         // One worker is here now, not three: no job for it, only beats.
         let mut alone = join(&addr, "alone");
         alone.send(&Message::Ready).expect("send");
@@ -1247,7 +1285,7 @@ mod tests {
         let report = finish(&addr, &report);
         assert_eq!((report.done.len(), report.lost()), (4, 0));
         assert_eq!(report.primes(), expected_primes(4));
-        assert_eq!(report.done[&2].worker, "w");
+        assert_eq!(&*report.done[&2].worker, "w");
     }
 
     #[test]
@@ -1274,6 +1312,89 @@ mod tests {
         thread::sleep(Duration::from_millis(200));
         let report = finish(&addr, &report);
         assert_eq!((report.done.len(), report.turned_away), (2, 1));
+    }
+
+    /// Issue 21: a liar caught and dropped came back under the same name (as a restarted process
+    /// would) and was believed, its name vouched for. A name caught lying is refused, and its
+    /// old job goes to an honest worker.
+    #[test]
+    fn a_liar_that_comes_back_under_its_name_is_refused() {
+        let (_coordinator, addr, report) = start(config(3, 5000, 1));
+        let (mut liar, job) = take_a_job(&addr, "w1");
+        let primes = count_primes(job.start, job.end) + 1;
+        liar.send(&Message::Result { id: job.id, primes })
+            .expect("send");
+        assert!(matches!(
+            hear_past_beats(&mut liar),
+            Some(Message::Error(_))
+        ));
+
+        let mut again = Lines::new(TcpStream::connect(&addr).expect("connect")).expect("socket");
+        let hello = Message::Hello {
+            protocol: PROTOCOL.into(),
+            name: "w1".into(),
+        };
+        again.send(&hello).expect("send");
+        assert_eq!(
+            hear(&mut again),
+            Some(Message::Error(
+                "w1: refused: caught lying earlier in this run".into()
+            ))
+        );
+        let report = finish(&addr, &report);
+        assert_eq!(report.primes(), expected_primes(3));
+        assert_eq!((report.jobs_by("w1"), report.unverified()), (0, 0));
+    }
+
+    /// Issue 21: with both slots held by strangers (silent until their hello timeout), a worker
+    /// heard `ERROR busy`, took it for final and exited 1. Busy is transient: it tries again
+    /// within its attempts and does the run once the strangers are dropped.
+    #[test]
+    fn a_worker_told_busy_tries_again_within_its_attempts() {
+        let mut config = config(2, 5000, 1);
+        config.max_peers = 2;
+        config.hello_timeout = Duration::from_millis(300);
+        let (_coordinator, addr, report) = start(config);
+        let strangers: Vec<_> = (0..2)
+            .map(|_| TcpStream::connect(&addr).expect("connect"))
+            .collect();
+        thread::sleep(Duration::from_millis(50));
+        let mut config = worker_config("late", &addr);
+        config.attempts = 6; // 100 + 200 + 400 + ... ms: past the strangers' 300 ms
+        let jobs = worker::run(&config).expect("retried past busy");
+        assert_eq!(jobs, 2);
+        let report = report.recv_timeout(PATIENCE).expect("the run ends");
+        assert!(report.turned_away >= 1, "{report:?}");
+        assert_eq!(report.done.len(), 2);
+        drop(strangers);
+    }
+
+    /// Issue 21: a job that outlives every worker's timeout left the coordinator waiting for ever
+    /// with no worker. With jobs unfinished and no result for `patience`, the run gives up and
+    /// says which jobs and why.
+    #[test]
+    fn with_no_result_for_the_patience_the_run_gives_up_naming_the_jobs() {
+        let mut config = config(2, 200, 1);
+        config.patience = Duration::from_secs(1);
+        let started = Instant::now();
+        let (_coordinator, addr, report) = start(config);
+        // One worker takes job 1 and never answers: dropped after the job timeout.
+        let (mut hung, _job) = take_a_job(&addr, "hung");
+        assert!(matches!(
+            hear_past_beats(&mut hung),
+            Some(Message::Error(_))
+        ));
+        drop(hung);
+        let report = report.recv_timeout(PATIENCE).expect("the run gives up");
+        assert!(started.elapsed() >= Duration::from_secs(1));
+        assert_eq!(
+            report.gave_up.as_deref(),
+            Some(
+                "no result for 1000 ms (--patience-ms) with 2 unfinished: job 1 (1 of 3 attempts \
+                 used), job 2 (0 of 3 attempts used); no worker connected"
+            )
+        );
+        assert!(report.done.is_empty());
     }
 
     #[test]
