@@ -696,7 +696,7 @@ async fn a_worker_told_busy_tries_again_within_its_attempts() {
     let addr = listener.local_addr().expect("addr").to_string();
     let mut config = config(2, 5000, 1);
     config.max_peers = 2;
-    config.hello_timeout = Duration::from_millis(300);
+    config.hello_timeout = Duration::from_millis(1500);
     let coordinator = Coordinator::new(config);
     let run = tokio::spawn({
         let me = coordinator.clone();
@@ -705,13 +705,21 @@ async fn a_worker_told_busy_tries_again_within_its_attempts() {
     let strangers: Vec<_> =
         futures::future::join_all((0..2).map(|_| tokio::net::TcpStream::connect(addr.clone())))
             .await;
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    // A probe told busy: both slots are held now (for 1.5 s, the strangers' hello timeout), on a
+    // busy machine as on an idle one.
+    let mut probe = tokio::net::TcpStream::connect(&addr)
+        .await
+        .expect("connect");
+    let mut reply = String::new();
+    probe.read_to_string(&mut reply).await.expect("read");
+    assert_eq!(reply, "ERROR busy\n");
     let mut config = worker_config("late", &addr);
-    config.attempts = 6; // 100 + 200 + 400 + ... ms: past the strangers' 300 ms
+    config.attempts = 8; // 100 + 200 + ... + 6400 ms of pauses: past the strangers' 1.5 s
     let jobs = worker::run(&config).await.expect("retried past busy");
     assert_eq!(jobs, 2);
     let report = run.await.expect("no panic");
-    assert!(report.turned_away >= 1, "{report:?}");
+    // The probe, and the worker at least once.
+    assert!(report.turned_away >= 2, "{report:?}");
     assert_eq!(report.done.len(), 2);
     drop(strangers);
 }

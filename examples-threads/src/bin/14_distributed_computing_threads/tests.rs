@@ -571,18 +571,25 @@ fn a_liar_that_comes_back_under_its_name_is_refused() {
 fn a_worker_told_busy_tries_again_within_its_attempts() {
     let mut config = config(2, 5000, 1);
     config.max_peers = 2;
-    config.hello_timeout = Duration::from_millis(300);
+    config.hello_timeout = Duration::from_millis(1500);
     let (_coordinator, addr, report) = start(config);
     let strangers: Vec<_> = (0..2)
         .map(|_| TcpStream::connect(&addr).expect("connect"))
         .collect();
-    thread::sleep(Duration::from_millis(50));
+    // A probe told busy: both slots are held now (for 1.5 s, the strangers' hello timeout), on a
+    // busy machine as on an idle one.
+    let mut probe = TcpStream::connect(&addr).expect("connect");
+    probe.set_read_timeout(Some(PATIENCE)).expect("timeout");
+    let mut reply = String::new();
+    probe.read_to_string(&mut reply).expect("read");
+    assert_eq!(reply, "ERROR busy\n");
     let mut config = worker_config("late", &addr);
-    config.attempts = 6; // 100 + 200 + 400 + ... ms: past the strangers' 300 ms
+    config.attempts = 8; // 100 + 200 + ... + 6400 ms of pauses: past the strangers' 1.5 s
     let jobs = worker::run(&config).expect("retried past busy");
     assert_eq!(jobs, 2);
     let report = report.recv_timeout(PATIENCE).expect("the run ends");
-    assert!(report.turned_away >= 1, "{report:?}");
+    // The probe, and the worker at least once.
+    assert!(report.turned_away >= 2, "{report:?}");
     assert_eq!(report.done.len(), 2);
     drop(strangers);
 }
