@@ -19,6 +19,8 @@ use crate::protocol::Job;
 /// The answer to one job and who gave it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outcome {
+    /// The job, kept to put it back in the queue if its answer is found untrustworthy.
+    pub job: Job,
     pub primes: u64,
     /// Shared, not copied: a million results from three workers are three names.
     pub worker: Arc<str>,
@@ -97,8 +99,6 @@ pub struct Board {
     pub sample: BTreeSet<u32>,
     /// Workers whose first result was recounted already.
     pub vouched: BTreeSet<String>,
-    /// Every job by id, to put a done job back in the queue.
-    pub all_jobs: BTreeMap<u32, Job>,
     pub first_dispatch: Option<Instant>,
     /// The last result, or the start: the patience counts from here.
     pub last_result: Instant,
@@ -210,15 +210,11 @@ impl Board {
             .map(|(id, _)| *id)
             .collect();
         for id in &redo {
-            if let Some(job) = self.report.done.remove(id).and(self.job(*id)) {
-                self.pending.push_back(job);
+            if let Some(outcome) = self.report.done.remove(id) {
+                self.pending.push_back(outcome.job);
                 self.report.requeued += 1;
             }
         }
         redo
-    }
-
-    pub fn job(&self, id: u32) -> Option<Job> {
-        self.all_jobs.get(&id).copied()
     }
 }

@@ -92,7 +92,6 @@ impl Coordinator {
             finished.cancel();
         }
         let board = Board {
-            all_jobs: config.jobs.iter().map(|j| (j.id, *j)).collect(),
             pending: config.jobs.into(),
             in_flight: BTreeMap::new(),
             report,
@@ -235,6 +234,7 @@ impl Coordinator {
         board.in_flight.remove(&job.id);
         board.last_result = Instant::now();
         let outcome = Outcome {
+            job,
             primes,
             worker: board.name(worker),
             checked,

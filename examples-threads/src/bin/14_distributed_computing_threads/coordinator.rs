@@ -84,7 +84,6 @@ impl Coordinator {
         };
         let board = Board {
             finished: config.jobs.is_empty(),
-            all_jobs: config.jobs.iter().map(|j| (j.id, *j)).collect(),
             pending: config.jobs.into(),
             in_flight: BTreeMap::new(),
             report,
@@ -281,6 +280,7 @@ impl Coordinator {
         board.in_flight.remove(&job.id);
         board.last_result = Instant::now();
         let outcome = Outcome {
+            job,
             primes,
             worker: board.name(worker),
             checked,
