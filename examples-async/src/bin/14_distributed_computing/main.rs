@@ -45,7 +45,7 @@ use common::children::ChildGuard;
 use common::init_logging;
 use tokio::net::TcpListener;
 use tokio::time::sleep;
-use tracing::info;
+use tracing::{Instrument, info, info_span};
 
 use cli::{Cli, Demo, Role, Work};
 use coordinator::Coordinator;
@@ -107,8 +107,9 @@ async fn main() -> anyhow::Result<ExitCode> {
                 // One line, not a backtrace: "could not connect ... is a coordinator running?"
                 return one_line_errors(worker::run(&config).await.map(|_| ExitCode::SUCCESS));
             };
-            let config = cli::broker_worker(url, broker, name, crash_on_job, hang_on_job);
-            one_line_errors(broker::worker(config).await.map(|()| ExitCode::SUCCESS))
+            let config = cli::broker_worker(url, broker, name.clone(), crash_on_job, hang_on_job);
+            let run = broker::worker(config).instrument(info_span!("worker", name = %name));
+            one_line_errors(run.await.map(|()| ExitCode::SUCCESS))
         }
         None => match cli.demo.broker.clone() {
             Some(url) => one_line_errors(broker::demo(cli::broker_demo(&cli.demo, url)).await),

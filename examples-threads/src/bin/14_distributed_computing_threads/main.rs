@@ -49,7 +49,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use common::children::ChildGuard;
 use common::init_logging;
-use tracing::info;
+use tracing::{info, info_span};
 
 use cli::{Cli, Demo, Role, Work};
 use coordinator::Coordinator;
@@ -108,8 +108,9 @@ fn main() -> anyhow::Result<ExitCode> {
                 // One line, not a backtrace: "could not connect ... is a coordinator running?"
                 return one_line_errors(worker::run(&config).map(|_| ExitCode::SUCCESS));
             };
-            let config = cli::broker_worker(url, broker, name, crash_on_job, hang_on_job);
-            one_line_errors(broker::worker(config).map(|()| ExitCode::SUCCESS))
+            let config = cli::broker_worker(url, broker, name.clone(), crash_on_job, hang_on_job);
+            let span = info_span!("worker", name = %name);
+            one_line_errors(span.in_scope(|| broker::worker(config).map(|()| ExitCode::SUCCESS)))
         }
         None => match cli.demo.broker.clone() {
             Some(url) => one_line_errors(broker::demo(cli::broker_demo(&cli.demo, url))),
