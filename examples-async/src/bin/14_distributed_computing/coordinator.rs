@@ -170,7 +170,9 @@ impl Coordinator {
         if timeout(STOP_GRACE, connections.wait()).await.is_err() {
             warn!("some connections did not close within {STOP_GRACE:?}; leaving them");
         }
-        self.report()
+        // Moved out, not cloned: with a million results a copy would double the peak memory.
+        // Only the demo's abandoned runs read the board after this, and they never get here.
+        std::mem::take(&mut self.board().report)
     }
 
     /// Ends the run if no result came for the whole patience: every waiting worker hears `STOP`,
@@ -232,6 +234,8 @@ impl Coordinator {
     pub(crate) fn complete(&self, job: Job, primes: u64, worker: &str, checked: bool) {
         let mut board = self.board();
         board.in_flight.remove(&job.id);
+        // Attempts matter while a job is unfinished; a done job redone starts afresh.
+        board.attempts.remove(&job.id);
         board.last_result = Instant::now();
         let outcome = Outcome {
             job,

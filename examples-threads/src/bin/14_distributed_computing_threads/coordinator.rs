@@ -177,7 +177,9 @@ impl Coordinator {
         {
             let _ = acceptor.join();
         }
-        self.report()
+        // Moved out, not cloned: with a million results a copy would double the peak memory.
+        // Only the demo's abandoned runs read the board after this, and they never get here.
+        std::mem::take(&mut self.board().report)
     }
 
     /// Ends a run in which no result came for the whole patience: every waiting worker hears
@@ -278,6 +280,8 @@ impl Coordinator {
     pub(crate) fn complete(&self, job: Job, primes: u64, worker: &str, checked: bool) {
         let mut board = self.board();
         board.in_flight.remove(&job.id);
+        // Attempts matter while a job is unfinished; a done job redone starts afresh.
+        board.attempts.remove(&job.id);
         board.last_result = Instant::now();
         let outcome = Outcome {
             job,
