@@ -666,3 +666,17 @@ fn a_worker_hears_beats_while_its_answer_is_recounted() {
     drop(coordinator);
     drop(report);
 }
+
+/// Issue 21: a second connection under a name caught lying (a twin process, or one that was mid-job
+/// when the first was caught) had its answers only sampled. Every answer under that name is
+/// recounted, whatever the sample says.
+#[test]
+fn answers_under_a_name_caught_lying_are_always_recounted() {
+    let coordinator = Coordinator::new(config(2, 1000, 1));
+    let mut board = coordinator.board();
+    let job = board.pending[1];
+    board.vouched.insert("w1".into());
+    assert!(!board.must_check(job, "w1"), "vouched, not in the sample");
+    board.report.liars.insert("w1".into());
+    assert!(board.must_check(job, "w1"));
+}
