@@ -61,31 +61,6 @@ pub const WINDOW: u32 = 20_000;
 /// The most jobs one worker read takes (`--batch`): a Lua call gets them all as arguments.
 pub const MAX_BATCH: u32 = 1000;
 
-/// The broker mode's flags on the coordinator and worker roles.
-#[derive(clap::Args, Debug, Clone)]
-pub struct BrokerRole {
-    /// Broker mode: go through Redis Streams at this URL (redis://HOST:PORT) instead of TCP.
-    #[arg(long, value_name = "URL")]
-    pub broker: Option<String>,
-    /// Broker mode: the run's name; every Redis key of the run starts with `dist14:<run-id>:`.
-    #[arg(long, default_value = "run1", value_parser = crate::parse_name, requires = "broker")]
-    pub run_id: String,
-    /// Broker mode, coordinator: give up after this long without a new result (exit 1).
-    #[arg(long, default_value_t = 60_000, value_parser = clap::value_parser!(u64).range(100..))]
-    pub patience_ms: u64,
-    /// Broker mode, coordinator: recount every prime at the end and compare.
-    #[arg(long)]
-    pub verify: bool,
-    /// Broker mode, worker: jobs taken per read and recorded in one step (the prefetch: fewer
-    /// round trips per job, but a killed worker holds up to this many until the job timeout).
-    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=MAX_BATCH as i64))]
-    pub batch: u32,
-    /// Broker mode, worker: record every batch twice, as a client that lost the reply and retried
-    /// would (each result must still count once).
-    #[arg(long)]
-    pub record_twice: bool,
-}
-
 /// The names of one run's keys: all under `dist14:<run>:`.
 #[derive(Debug, Clone)]
 pub struct Keys {
