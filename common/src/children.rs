@@ -44,13 +44,17 @@ pub struct ChildGuard {
 
 impl ChildGuard {
     /// Starts `cmd` (its stdin, stdout and stderr as the command sets them; inherited by default).
+    /// The child's log lines count from this process's zero and carry `name` (see
+    /// [`crate::logging::child_env`]), so the lines of a demo and its workers read as one clock.
     pub fn spawn(name: impl Into<String>, cmd: &mut Command) -> io::Result<Self> {
+        let name = name.into();
+        cmd.envs(crate::logging::child_env(&name));
         let child = cmd.spawn()?;
         let key = NEXT.fetch_add(1, Ordering::Relaxed);
         let pid = child.id();
         live().insert(key, child);
         Ok(Self {
-            name: name.into(),
+            name,
             key,
             pid,
             status: None,

@@ -6,6 +6,15 @@
 //! the lesson (one `current_thread` runtime: always `main`); in the threads examples it is too (one name
 //! per thread).
 //!
+//! ## One clock and named processes across a demo's children
+//!
+//! A demo that starts worker processes (14) prints their lines into its own terminal. So that the
+//! interleaving a reader sees is the one that happened, a child counts its time column from its
+//! parent's zero, and names itself in the thread column: `[worker-2]` for its main thread,
+//! `[worker-2/count]` for another. [`child_env`] gives the two variables a parent sets
+//! ([`crate::children::ChildGuard`] sets them for every child it starts); a program can also name
+//! itself with [`set_process_name`]. Without them a line reads as before: `[main]`.
+//!
 //! `RUST_LOG` is honoured (`RUST_LOG=debug cargo run ...`); the default level is `info`.
 //!
 //! ## A closed stdout ends the program quietly
@@ -26,7 +35,7 @@
 use std::fmt;
 use std::io::{self, Write};
 use std::sync::OnceLock;
-use std::time::Instant;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tracing::{Event, Subscriber};
 use tracing_subscriber::EnvFilter;
@@ -37,9 +46,64 @@ use tracing_subscriber::registry::LookupSpan;
 /// When the program (or the first test that logged) started: the zero of the time column.
 static START: OnceLock<Instant> = OnceLock::new();
 
-/// The moment the time column counts from. The first call fixes it.
+/// The parent's zero, in nanoseconds since the Unix epoch (a wall-clock instant is the only kind
+/// two processes share; each then measures on its own monotonic clock from there).
+pub const ZERO_ENV: &str = "COMMON_LOG_ZERO_UNIX_NS";
+/// The name of this process in the thread column (`worker-2`).
+pub const PROCESS_ENV: &str = "COMMON_LOG_PROCESS";
+
+/// The process name set by [`set_process_name`] or read from [`PROCESS_ENV`] (`None`: no name).
+static PROCESS: OnceLock<Option<String>> = OnceLock::new();
+
+/// The moment the time column counts from: the parent's zero if [`ZERO_ENV`] is set (and not in
+/// the future), else the first call.
 pub fn start_instant() -> Instant {
-    *START.get_or_init(Instant::now)
+    *START.get_or_init(|| {
+        let now = Instant::now();
+        std::env::var(ZERO_ENV)
+            .ok()
+            .and_then(|ns| ns.parse::<u64>().ok())
+            .and_then(|ns| {
+                SystemTime::now()
+                    .duration_since(UNIX_EPOCH + Duration::from_nanos(ns))
+                    .ok()
+            })
+            .and_then(|ago| now.checked_sub(ago))
+            .unwrap_or(now)
+    })
+}
+
+/// The variables a parent sets on a child so that the child's lines share its clock and carry
+/// `name`: `[(ZERO_ENV, ...), (PROCESS_ENV, name)]`.
+pub fn child_env(name: &str) -> [(&'static str, String); 2] {
+    let zero = SystemTime::now()
+        .checked_sub(start_instant().elapsed())
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos());
+    [
+        (ZERO_ENV, zero.to_string()),
+        (PROCESS_ENV, name.to_string()),
+    ]
+}
+
+/// Names this process in the thread column, unless its parent named it already ([`PROCESS_ENV`]):
+/// a worker started by hand with `--name w1` reads `[w1]`. The first name wins.
+pub fn set_process_name(name: &str) {
+    PROCESS.get_or_init(|| Some(process_from_env().unwrap_or_else(|| name.to_string())));
+}
+
+fn process_from_env() -> Option<String> {
+    std::env::var(PROCESS_ENV).ok().filter(|n| !n.is_empty())
+}
+
+/// The thread column: the thread's name, after the process name if there is one (`[worker-2]` on
+/// its main thread, `[worker-2/count]` on another).
+fn thread_column(process: Option<&str>, thread: &str) -> String {
+    match process {
+        None => thread.to_string(),
+        Some(process) if thread == "main" => process.to_string(),
+        Some(process) => format!("{process}/{thread}"),
+    }
 }
 
 /// The line format: `  1.502s  INFO [thread] span{field=1}: message`.
@@ -62,6 +126,8 @@ where
             Some(name) => name.to_string(),
             None => format!("{:?}", thread.id()),
         };
+        let process = PROCESS.get_or_init(process_from_env).as_deref();
+        let thread = thread_column(process, &thread);
         write!(
             writer,
             "{} {:>5} [{thread}] ",
@@ -313,6 +379,57 @@ mod tests {
             rest,
             " INFO [worker-7] download{file=\"users.csv\"}: chunk 1 of 3\n"
         );
+    }
+
+    #[test]
+    fn a_named_process_shows_its_name_and_the_thread_unless_main() {
+        assert_eq!(thread_column(None, "main"), "main");
+        assert_eq!(thread_column(Some("worker-2"), "main"), "worker-2");
+        assert_eq!(thread_column(Some("worker-2"), "count"), "worker-2/count");
+        let line = format!(
+            "  0.602s  INFO [{}] joined",
+            thread_column(Some("worker-2"), "main")
+        );
+        assert!(crate::recording::is_log_line(&line), "{line}");
+    }
+
+    #[test]
+    fn a_child_counts_from_its_parents_zero() {
+        // This test binary, run again with the variables a parent sets: its zero 3 s in the past.
+        if let Ok(expected) = std::env::var("COMMON_LOGGING_ZERO_CHILD") {
+            let expected: f64 = expected.parse().expect("seconds");
+            let behind = start_instant().elapsed().as_secs_f64();
+            assert!(behind >= expected && behind < expected + 60.0, "{behind}");
+            return;
+        }
+        let three_s_ago = SystemTime::now() - Duration::from_secs(3);
+        let ns = three_s_ago
+            .duration_since(UNIX_EPOCH)
+            .expect("after 1970")
+            .as_nanos();
+        let status = std::process::Command::new(std::env::current_exe().expect("own path"))
+            .args([
+                "--exact",
+                "logging::tests::a_child_counts_from_its_parents_zero",
+            ])
+            .env(ZERO_ENV, ns.to_string())
+            .env("COMMON_LOGGING_ZERO_CHILD", "3")
+            .output()
+            .expect("runs");
+        assert!(status.status.success(), "{status:?}");
+        let stdout = String::from_utf8_lossy(&status.stdout);
+        assert!(
+            stdout.contains("1 passed"),
+            "the child ran the check: {stdout}"
+        );
+        // And a parent hands down a zero no later than now.
+        let [(zero_var, zero), (process_var, name)] = child_env("w");
+        assert_eq!(
+            (zero_var, process_var, name.as_str()),
+            (ZERO_ENV, PROCESS_ENV, "w")
+        );
+        let zero = UNIX_EPOCH + Duration::from_nanos(zero.parse().expect("a number"));
+        assert!(zero <= SystemTime::now());
     }
 
     #[test]

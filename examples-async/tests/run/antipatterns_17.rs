@@ -35,8 +35,8 @@ fn async_antipatterns_17_each_mistake_costs_what_it_should_and_each_fix_avoids_i
             "(deadline 300 ms): DEADLOCK",
             "fix, tokio::sync::Mutex: ATM-2 got the lock after ",
             "(sum 360 ms vs max 120 ms)",
-            "4. never awaited: 0 of 4 operations ran, 0 failures seen | awaited: 4 of 4 operations \
-             ran, 1 failure seen (op 2: quote service unavailable)",
+            "4. never awaited: 0 of 4 operations ran, 0 failures seen (of 0 raised) | awaited: 4 of 4 \
+             operations ran, 1 failure seen (of 1 raised): op 2: quote service unavailable",
             "5. unbounded spawn: 300/300 served, at most 300 tasks alive, 4800 KiB of requests held",
             "bounded (Semaphore, 20 in flight): 300/300 served, at most 20 tasks alive, 320 KiB of requests held",
             "6. forgotten JoinHandles: 2 tasks started, 0 of 2 failures learnt of (the panic hook saw 1 panic) \
@@ -55,6 +55,7 @@ fn async_antipatterns_17_each_mistake_costs_what_it_should_and_each_fix_avoids_i
     for good in ["fix, tokio::time::sleep", "fix, spawn_blocking"] {
         let gap = ms_after(line_with(&run.stdout, good), "longest gap ");
         assert!(gap < 300, "{good}: {gap} ms\n{}", run.stdout);
+        assert!(line_with(&run.stdout, good).ends_with(": kept time"));
     }
     // The deadlock: ATM-1 needed 50 ms and could only let go once ATM-2 gave the thread back.
     let held = ms_after(
@@ -75,8 +76,10 @@ fn async_antipatterns_17_each_mistake_costs_what_it_should_and_each_fix_avoids_i
         let piled = line_with(&run.stdout, "5. unbounded spawn");
         assert!(ms_after(piled, "resident memory +") >= 3, "{piled}");
     }
+    // About 3 s alone (the recording shows it); the bound is wide so that a busy machine does not
+    // fail it: it catches a run that hangs, not one that is slow.
     assert!(
-        run.elapsed < Duration::from_secs(5),
+        run.elapsed < Duration::from_secs(20),
         "took {:?}",
         run.elapsed
     );

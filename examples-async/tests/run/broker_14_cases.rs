@@ -36,14 +36,21 @@ fn count(run: &Run, needle: &str) -> usize {
     run.stdout.lines().filter(|l| l.contains(needle)).count()
 }
 
-/// The keys of 14's runs left on the server, apart from the stop keys (they expire by design).
-fn leftover_keys(server: &RedisServer) -> Vec<String> {
-    let client = redis::Client::open(server.url()).expect("url");
-    let mut con = client
+fn redis_connection(url: &str) -> redis::Connection {
+    let client = redis::Client::open(url).expect("url");
+    client
         .get_connection_with_timeout(Duration::from_secs(2))
-        .expect("connect");
+        .expect("connect")
+}
+
+/// The keys of 14's runs left on the server with no expiry: none once a run has ended (its stop
+/// key stays a minute, to tell an ended run from a vanished one, and then expires).
+fn leftover_keys(server: &RedisServer) -> Vec<String> {
+    let mut con = redis_connection(&server.url());
     let keys: Vec<String> = con.keys("dist14:*").expect("KEYS");
-    keys.into_iter().filter(|k| !k.ends_with(":stop")).collect()
+    keys.into_iter()
+        .filter(|k| con.ttl::<_, i64>(k).expect("TTL") < 0)
+        .collect()
 }
 
 #[test]
@@ -187,11 +194,12 @@ fn broker_14_a_poison_job_stops_at_the_attempt_limit_in_the_dead_letters() {
 }
 
 /// A worker process of `program`, its output captured.
-fn spawn_worker(program: &Path, url: &str, run_id: &str, name: &str) -> Child {
+fn spawn_worker(program: &Path, url: &str, run_id: &str, name: &str, more: &[&str]) -> Child {
     Command::new(program)
         .args([
             "worker", "--broker", url, "--run-id", run_id, "--name", name,
         ])
+        .args(more)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -236,13 +244,24 @@ fn broker_14_async_and_threads_workers_serve_one_stream_and_bad_entries_are_skip
     let _: String = con
         .xadd("dist14:mix:jobs", "*", &[("hello", "not a job")])
         .expect("XADD");
-    let _: bool = con
-        .hset("dist14:mix:results", "3", "lots worker-x")
-        .expect("HSET");
+    let _: String = con
+        .xadd(
+            "dist14:mix:results",
+            "*",
+            &[("job", "3"), ("primes", "lots"), ("worker", "worker-x")],
+        )
+        .expect("XADD");
 
     let workers = [
-        spawn_worker(Path::new(BIN), &url, run_id, "this-crate"),
-        spawn_worker(&twin(), &url, run_id, "twin"),
+        // Two jobs per read: both twins record batches.
+        spawn_worker(
+            Path::new(BIN),
+            &url,
+            run_id,
+            "this-crate",
+            &["--batch", "2"],
+        ),
+        spawn_worker(&twin(), &url, run_id, "twin", &["--batch", "2"]),
     ];
     let run = run_example(
         BIN,
@@ -257,6 +276,10 @@ fn broker_14_async_and_threads_workers_serve_one_stream_and_bad_entries_are_skip
             "--job-size",
             "100000",
             "--verify",
+            // Both joined before the first job: a slow start (a busy machine) cannot leave one
+            // of them without work.
+            "--min-workers",
+            "2",
         ],
     );
     let outputs: Vec<(bool, String)> = workers.into_iter().map(finish).collect();
@@ -265,7 +288,7 @@ fn broker_14_async_and_threads_workers_serve_one_stream_and_bad_entries_are_skip
         .assert_no_panic()
         .assert_stdout_contains(&[
             "8/8 jobs done",
-            "skipping a garbage result \"3\"",
+            "skipping a garbage result ",
             "primes below 800000: 63951 from the workers, 63951 counted here: correct",
         ]);
     // Both kinds of worker did jobs, and both exited by themselves once the run was over.
@@ -320,4 +343,227 @@ fn broker_14_without_redis_server_the_demo_says_how_to_install_it() {
         "{}",
         run.stderr
     );
+}
+
+#[test]
+fn broker_14_a_result_recorded_twice_is_kept_once() {
+    let Some(server) = RedisServer::for_test("broker_14 result twice") else {
+        return;
+    };
+    let _cpu = one_at_a_time();
+    let url = server.url();
+    let run_id = "twice";
+    // Each worker records every batch twice, as a client that lost the reply and retried would.
+    let workers = [
+        spawn_worker(
+            Path::new(BIN),
+            &url,
+            run_id,
+            "w1",
+            &["--record-twice", "--batch", "3"],
+        ),
+        spawn_worker(&twin(), &url, run_id, "w2", &["--record-twice"]),
+    ];
+    let run = run_example(
+        BIN,
+        &[
+            "coordinator",
+            "--broker",
+            &url,
+            "--run-id",
+            run_id,
+            "--jobs",
+            "8",
+            "--job-size",
+            "100000",
+            "--verify",
+        ],
+    );
+    let outputs: Vec<(bool, String)> = workers.into_iter().map(finish).collect();
+    let all = format!("{}\n{:?}", run.stdout, outputs);
+    run.assert_success()
+        .assert_no_panic()
+        .assert_stdout_contains(&[
+            "8/8 jobs done, 0 requeued, 0 lost",
+            "results that arrived twice: 8 (kept once",
+            "primes below 800000: 63951 from the workers, 63951 counted here: correct",
+        ]);
+    assert_eq!(count(&run, "] result job "), 8, "{all}");
+    let kept_first: usize = outputs
+        .iter()
+        .map(|(_, out)| out.matches("already recorded: kept the first").count())
+        .sum();
+    assert_eq!(kept_first, 8, "{all}");
+    assert_eq!(leftover_keys(&server), Vec::<String>::new());
+}
+
+/// A role of `program` whose log is thrown away (a long run would fill a pipe) and whose stderr,
+/// the one error line, is kept.
+fn spawn_quiet(program: &Path, args: &[&str]) -> Child {
+    Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start a role")
+}
+
+/// A coordinator of a million one-number jobs and two workers (one of each twin), started once
+/// the workers run; returns once the first result is recorded.
+fn start_a_long_run(url: &str, run_id: &str) -> Vec<(String, Child)> {
+    let mut roles = vec![
+        (
+            "worker (this crate)".to_string(),
+            spawn_quiet(
+                Path::new(BIN),
+                &["worker", "--broker", url, "--run-id", run_id],
+            ),
+        ),
+        (
+            "worker (twin)".to_string(),
+            spawn_quiet(&twin(), &["worker", "--broker", url, "--run-id", run_id]),
+        ),
+    ];
+    roles.push((
+        "coordinator".to_string(),
+        spawn_quiet(
+            Path::new(BIN),
+            &[
+                "coordinator",
+                "--broker",
+                url,
+                "--run-id",
+                run_id,
+                "--jobs",
+                "1000000",
+                "--job-size",
+                "1",
+                "--min-workers",
+                "2",
+            ],
+        ),
+    ));
+    let mut con = redis_connection(url);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let done: Option<u64> = con
+            .hget(format!("dist14:{run_id}:tally"), "done")
+            .expect("HGET");
+        if done.unwrap_or(0) > 0 {
+            return roles;
+        }
+        assert!(Instant::now() < deadline, "no result within 20 s");
+        sleep(Duration::from_millis(20));
+    }
+}
+
+/// Waits (bounded) for each role to exit; its status and stderr.
+fn exits(roles: Vec<(String, Child)>, within: Duration) -> Vec<(String, Option<i32>, String)> {
+    let deadline = Instant::now() + within;
+    roles
+        .into_iter()
+        .map(|(name, mut child)| {
+            let code = loop {
+                match child.try_wait().expect("try_wait") {
+                    Some(status) => break status.code(),
+                    None if Instant::now() >= deadline => {
+                        let _ = child.kill();
+                        let _ = child.wait();
+                        break None;
+                    }
+                    None => sleep(Duration::from_millis(20)),
+                }
+            };
+            let mut err = String::new();
+            if let Some(mut stderr) = child.stderr.take() {
+                let _ = stderr.read_to_string(&mut err);
+            }
+            (name, code, err)
+        })
+        .collect()
+}
+
+/// Status 1 and one line on stderr that contains `needle` and names no cause twice in a row
+/// ("broken pipe: broken pipe").
+fn assert_one_line_exit(ended: &[(String, Option<i32>, String)], needle: &str) {
+    for (name, code, err) in ended {
+        assert_eq!(*code, Some(1), "{name}: {err}");
+        let line = err.trim();
+        assert_eq!(line.lines().count(), 1, "{name}: {err}");
+        assert!(line.contains(needle), "{name}: {line}");
+        let parts: Vec<&str> = line.split(": ").collect();
+        assert!(
+            parts.windows(2).all(|w| w[0] != w[1]),
+            "{name}: a cause named twice: {line}"
+        );
+    }
+}
+
+#[test]
+fn broker_14_a_redis_that_dies_mid_run_ends_every_role_with_one_line() {
+    let Some(server) = RedisServer::for_test("broker_14 redis dies") else {
+        return;
+    };
+    let _cpu = one_at_a_time();
+    let roles = start_a_long_run(&server.url(), "dies");
+    drop(server);
+    let ended = exits(roles, Duration::from_secs(15));
+    assert_one_line_exit(&ended, "Redis at redis://127.0.0.1:");
+}
+
+#[test]
+fn broker_14_a_flushall_mid_run_is_a_vanished_run_not_an_end() {
+    let Some(server) = RedisServer::for_test("broker_14 flushall") else {
+        return;
+    };
+    let _cpu = one_at_a_time();
+    let url = server.url();
+    let roles = start_a_long_run(&url, "flushed");
+    let started = Instant::now();
+    let () = redis::cmd("FLUSHALL")
+        .query(&mut redis_connection(&url))
+        .expect("FLUSHALL");
+    let ended = exits(roles, Duration::from_secs(15));
+    // The coordinator says so at once, not after its 60 s of patience; the workers end with 1.
+    assert!(started.elapsed() < Duration::from_secs(10), "{ended:?}");
+    assert_one_line_exit(&ended, "run flushed vanished");
+    // And nobody recreated a key of the run behind the flush.
+    let mut con = redis_connection(&url);
+    let keys: Vec<String> = con.keys("dist14:*").expect("KEYS");
+    assert_eq!(keys, Vec::<String>::new());
+}
+
+#[test]
+fn broker_14_a_run_id_can_run_again_right_after_it_ended() {
+    let Some(server) = RedisServer::for_test("broker_14 run again") else {
+        return;
+    };
+    let _cpu = one_at_a_time();
+    let url = server.url();
+    // The first run's stop key stays a minute; the second run under the same name must not take
+    // it for its own end (its worker would leave at once and the coordinator wait in vain).
+    for round in ["first", "second"] {
+        let worker = spawn_worker(Path::new(BIN), &url, "again", round, &[]);
+        let run = run_example(
+            BIN,
+            &[
+                "coordinator",
+                "--broker",
+                &url,
+                "--run-id",
+                "again",
+                "--jobs",
+                "4",
+                "--job-size",
+                "1000",
+                "--patience-ms",
+                "5000",
+            ],
+        );
+        let (ok, out) = finish(worker);
+        run.assert_success()
+            .assert_stdout_contains(&["4/4 jobs done, 0 requeued, 0 lost"]);
+        assert!(ok, "{round} run's worker: {out}");
+    }
 }

@@ -16,6 +16,23 @@ fn measured_and_ideal(line: &str) -> (f64, f64) {
     (number(measured), number(ideal))
 }
 
+/// The three figures of a totals line, after `prefix`: (losers cancelled, losers, side effects).
+fn totals(stdout: &str, prefix: &str) -> (usize, usize, usize) {
+    let line = stdout
+        .lines()
+        .find_map(|l| l.trim().strip_prefix(prefix))
+        .unwrap_or_else(|| panic!("no {prefix:?} line\n{stdout}"));
+    let figures: Vec<usize> = line
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|n| n.parse().ok())
+        .take(3)
+        .collect();
+    let [cancelled, losers, side_effects] = figures[..] else {
+        panic!("three figures in {line:?}");
+    };
+    (cancelled, losers, side_effects)
+}
+
 #[test]
 fn future_combinators_15_end_at_their_ideal_and_cancel_only_futures() {
     let run = run_example(env!("CARGO_BIN_EXE_15_future_combinators"), &[]);
@@ -32,10 +49,15 @@ fn future_combinators_15_end_at_their_ideal_and_cancel_only_futures() {
             "any (select_ok), all fail over futures: Err(R failed) after ",
             "every error: P failed, Q failed, R failed after ",
             "all-settled (join_all) over futures: 2/3 succeeded after ",
-            // The lesson, counted: dropped futures never do their side effect; detached tasks do.
-            "over futures: 4 of 4 losers cancelled, 0 side effects after the combinator returned",
-            "over spawned tasks: 0 of 4 losers cancelled, 4 side effects after the combinator returned",
         ]);
+    // The lesson, counted: dropped futures never do their side effect; detached tasks do. How
+    // many losers were still running at the answer (4 on an idle machine, each with 150 ms or more
+    // to go) can drop on a loaded one, so the counts are checked against each other.
+    let (cancelled, losers, side_effects) = totals(&run.stdout, "over futures: ");
+    assert_eq!((cancelled, side_effects), (losers, 0), "{}", run.stdout);
+    assert!(losers > 0, "{}", run.stdout);
+    let (cancelled, losers, side_effects) = totals(&run.stdout, "over spawned tasks: ");
+    assert_eq!((cancelled, side_effects), (0, losers), "{}", run.stdout);
     let rows: Vec<&str> = run
         .stdout
         .lines()
@@ -50,12 +72,12 @@ fn future_combinators_15_end_at_their_ideal_and_cancel_only_futures() {
         if row.contains(" over futures: ") && row.contains("the rest:") {
             assert!(row.contains("0 side effects"), "{row}");
         }
-        if row.contains(" over spawned: ") {
-            assert!(row.contains(", 0 cancelled, 1 side effects"), "{row}");
+        if row.contains(" over spawned: ") && row.contains("the rest:") {
+            assert!(row.contains(" 0 cancelled, "), "{row}");
         }
     }
     assert!(
-        run.elapsed < Duration::from_secs(5),
+        run.elapsed < Duration::from_secs(10),
         "took {:?}",
         run.elapsed
     );

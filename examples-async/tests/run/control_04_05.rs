@@ -1,4 +1,5 @@
-use std::time::Duration;
+//! How long a demo takes is not asserted here: on a busy machine that is a benchmark, not a test.
+//! A demo that hangs is killed at `run_example`'s deadline and fails `assert_success`.
 
 use common::process::{run_closing_stdout_after, run_example};
 
@@ -10,18 +11,16 @@ fn pause_resume_04_pauses_at_the_next_chunk_and_finishes_with_stdin_closed() {
         .assert_no_panic()
         .assert_stdout_contains(&[
             "commands from the script: pause@250ms,resume@850ms",
-            "paused before chunk 1 of orders.csv",
+            // Which chunk: 1 of orders.csv when nothing is late; the job and the script are two
+            // tasks, so on a busy machine the pause may land a chunk earlier or later (the unit
+            // tests check the exact schedule on the paused clock).
+            "paused before chunk ",
             "Summary",
             "chunks processed: 15/15 (5 files x 3 chunks of 100 ms)",
             "pauses: 1, stood still ",
             "finished in ",
             "| ideal ",
         ]);
-    assert!(
-        run.elapsed < Duration::from_secs(5),
-        "took {:?}",
-        run.elapsed
-    );
 }
 
 #[test]
@@ -50,11 +49,6 @@ fn pause_resume_04_quit_ends_the_job_and_a_script_ending_paused_does_not_hang() 
         .unwrap_or_default();
     assert!(after_end.contains("command: resume"), "{}", run.stdout);
     assert!(!run.stdout.contains("controller is gone"), "{}", run.stdout);
-    assert!(
-        run.elapsed < Duration::from_secs(5),
-        "took {:?}",
-        run.elapsed
-    );
 }
 
 #[test]
@@ -85,11 +79,6 @@ fn pause_resume_04_a_closed_stdout_ends_it_quietly() {
     let run = run_closing_stdout_after(cmd, "commands from the script");
     run.assert_code(0).assert_no_panic();
     assert!(run.stderr.trim().is_empty(), "{run:?}");
-    assert!(
-        run.elapsed < Duration::from_secs(5),
-        "took {:?}",
-        run.elapsed
-    );
 }
 
 #[test]
@@ -134,7 +123,15 @@ fn run_heavy_functions_05_freezes_inline_and_keeps_time_off_the_runtime_thread()
     // The freeze is certain (the whole job blocks the only thread) and measured: the inline gap is
     // longer than the whole spawn_blocking gap; "kept time" for the other two depends on how busy
     // the machine is, and the unit tests check it with their bounds.
-    assert!(inline.ends_with("froze"), "{inline}");
+    // The verdicts are logged above the summary, which counts them.
+    assert!(
+        run.stdout
+            .contains("inline on the runtime thread: the heartbeat froze ("),
+        "{}",
+        run.stdout
+    );
+    let froze = line("the heartbeat froze in ");
+    assert!(figure(froze, " of ") >= 1.0, "{froze}");
     let gap = |l: &str| figure(l.split("longest gap ").nth(1).unwrap_or_default(), " ms");
     assert!(gap(inline) > gap(blocking), "{inline}\n{blocking}");
     // Measured parallelism, which holds however busy the machine is (the speedup does not):
@@ -149,20 +146,29 @@ fn run_heavy_functions_05_freezes_inline_and_keeps_time_off_the_runtime_thread()
         "{rayon}\n{}",
         run.stdout
     );
-    // The speedup's verdict follows its figure.
+    // The speedup's verdict follows its figure. It is logged above the summary, since its words
+    // depend on how busy the machine is (the summary's words stay the same from run to run).
     let comparison = line("spawn_blocking one by one ");
     let speedup = figure(comparison, "x, ideal");
     let ideal = figure(
         comparison.split("x, ideal ").nth(1).unwrap_or_default(),
         "x",
     );
+    let verdict = run
+        .stdout
+        .lines()
+        .find(|l| l.contains("rayon against spawn_blocking one by one: "))
+        .unwrap_or_else(|| panic!("no speedup verdict\n{}", run.stdout));
     if ideal >= 1.5 && speedup >= 0.8 * ideal {
         assert!(
-            comparison.ends_with("near the ideal: every core worked"),
-            "{comparison}"
+            verdict.ends_with("near the ideal: every core worked"),
+            "{comparison}\n{verdict}"
         );
     } else if ideal >= 1.5 {
-        assert!(!comparison.contains("near the ideal"), "{comparison}");
+        assert!(
+            !verdict.contains("near the ideal"),
+            "{comparison}\n{verdict}"
+        );
     }
     // Every call ran on the thread its way promises: inline on `main`, the others elsewhere.
     assert!(
@@ -171,11 +177,6 @@ fn run_heavy_functions_05_freezes_inline_and_keeps_time_off_the_runtime_thread()
         run.stdout
     );
     assert!(run.stdout.contains("[rayon-"), "{}", run.stdout);
-    assert!(
-        run.elapsed < Duration::from_secs(5),
-        "took {:?}",
-        run.elapsed
-    );
 }
 
 #[test]

@@ -66,10 +66,11 @@ fn event_loop_18_polls_once_more_than_it_wakes_and_takes_the_longest_chain() {
         assert_eq!(polls, wakes + 1, "{task}: {tiny}");
     }
     assert_eq!(counts(&tiny, "recommendations"), (3, 2), "{tiny}");
-    // The total is the longest chain (300 ms), far from the sum (500 ms), on the real clock.
+    // The total is the longest chain (300 ms), under the sum (500 ms), on the real clock: the
+    // 200 ms between them are the slack a busy machine may take (exactly 300 on the fake clock).
     let total_line = line("tiny executor: total");
     let total = millis_after(&total_line, "total");
-    assert!((300..450).contains(&total), "{total} ms");
+    assert!((300..500).contains(&total), "{total} ms");
     // It idles (sleeps until the next timer) once per timer, 3 times, not in a busy loop; a very
     // slow machine may find a timer already due and skip an idle.
     let idles = millis_after(&total_line, "idle");
@@ -82,12 +83,13 @@ fn event_loop_18_polls_once_more_than_it_wakes_and_takes_the_longest_chain() {
         "{single}"
     );
     assert!(
-        (300..450).contains(&millis_after(&single, "total")),
+        (300..500).contains(&millis_after(&single, "total")),
         "{single}"
     );
     assert!(line("tokio LocalSet:").contains("polls without a wake"));
+    // About 2 s alone (the recording shows it); wide, so that it catches a hang, not a busy machine.
     assert!(
-        run.elapsed < Duration::from_secs(5),
+        run.elapsed < Duration::from_secs(20),
         "took {:?}",
         run.elapsed
     );

@@ -1,5 +1,3 @@
-use std::time::Duration;
-
 use common::process::run_example;
 
 const BIN: &str = env!("CARGO_BIN_EXE_09_fetch_parallel");
@@ -29,11 +27,6 @@ fn fetch_parallel_09_counts_the_500_and_the_timeout_as_failures_and_overlaps_the
         (1.5..=3.5).contains(&speedup),
         "speed-up {speedup}x\n{}",
         run.stdout
-    );
-    assert!(
-        run.elapsed < Duration::from_secs(5),
-        "took {:?}",
-        run.elapsed
     );
 }
 

@@ -1,4 +1,5 @@
-use std::time::Duration;
+//! How long a demo takes is not asserted here: on a busy machine that is a benchmark, not a test.
+//! A demo that hangs is killed at `run_example`'s deadline and fails `assert_success`.
 
 use common::process::run_example;
 
@@ -45,11 +46,6 @@ fn data_sharing_queue_06_bounds_the_queue_and_lets_the_unbounded_one_grow() {
             .contains("producer: queue full (3 items), waiting for room")
     );
     assert!(run.stdout.contains("dropping the sender closes the queue"));
-    assert!(
-        run.elapsed < Duration::from_secs(5),
-        "took {:?}",
-        run.elapsed
-    );
 }
 
 #[test]
@@ -71,11 +67,6 @@ fn semaphore_07_lets_exactly_three_in_and_follows_the_schedule() {
         .filter_map(|l| l.split("task ").nth(1)?.split(':').next())
         .collect();
     assert_eq!(entered, ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"]);
-    assert!(
-        run.elapsed < Duration::from_secs(5),
-        "took {:?}",
-        run.elapsed
-    );
 }
 
 #[test]
@@ -98,11 +89,6 @@ fn producer_consumer_08_consumes_every_url_once_and_stops_after_the_producers() 
         let line = format!("consumer-{id}: queue closed and empty, stopping");
         assert!(run.stdout.contains(&line), "{line}\n{}", run.stdout);
     }
-    assert!(
-        run.elapsed < Duration::from_secs(5),
-        "took {:?}",
-        run.elapsed
-    );
 }
 
 #[test]

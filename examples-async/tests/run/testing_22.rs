@@ -42,9 +42,14 @@ fn testing_22_runs_the_session_for_real_in_seconds_and_paused_in_milliseconds() 
     let real = wall_ms(line("real clock:"));
     let paused = wall_ms(line("paused clock:"));
     assert!(real >= 1300.0, "real clock: {real} ms of wall time");
-    assert!(paused < 300.0, "paused clock: {paused} ms of wall time");
+    // A ratio, not a bound: on a busy machine both stretch, the paused one stays far the shorter.
     assert!(
-        run.elapsed < Duration::from_secs(5),
+        paused * 2.0 < real,
+        "paused clock: {paused} ms of wall time, real: {real} ms"
+    );
+    // A hang guard, not a timing claim.
+    assert!(
+        run.elapsed < Duration::from_secs(30),
         "took {:?}",
         run.elapsed
     );

@@ -23,20 +23,7 @@
 //!
 //! Run: `cargo run -p examples-threads --bin 01_basic_async_threads` (no flags but `--help`, about 2 s).
 //!
-//! The output will look similar to this (the order of lines from different threads varies):
-//!
-//! ```text
-//!   0.000s  INFO [main] --- sequential: one blocking call after another ---
-//!   0.000s  INFO [main] fetch_user_profile: request sent
-//!   ...
-//!   1.402s  INFO [main] --- threads: one OS thread per fetch, then join ---
-//!   1.402s  INFO [fetch-profile] fetch_user_profile: request sent
-//!   1.402s  INFO [fetch-orders] fetch_recent_orders: request sent
-//!   1.402s  INFO [fetch-recommendations] fetch_recommendations: request sent
-//!   ...
-//! Summary
-//!   sequential 1401 ms | threads 614 ms | 2.28x, ideal 2.25x
-//! ```
+//! Output of a real run: `docs/output/01_basic_async_threads.txt`.
 
 use std::fmt::Write as _;
 use std::thread;
@@ -202,8 +189,10 @@ mod tests {
         let (dashboard, took) = time(load_dashboard_threads);
         dashboard.expect("no fetch panics");
         assert!(took >= LONGEST, "{took:?}");
-        // The sum is 1350 ms; anything sequential would be at least that.
-        assert!(took < SUM - Duration::from_millis(300), "{took:?}");
+        // Running any two fetches one after the other would add at least the shortest one (300 ms):
+        // below that, all three overlapped. The 300 ms margin absorbs a loaded machine (sleeping
+        // threads need no CPU, only a wake-up).
+        assert!(took < LONGEST + PROFILE_DELAY, "{took:?}");
     }
 
     #[test]

@@ -58,8 +58,10 @@ fn antipatterns_17_threads_each_mistake_costs_what_it_should_and_each_fix_avoids
     if cfg!(target_os = "linux") {
         let wait = line_with(&run.stdout, "5. busy-waiting");
         let (spinner, sleeper) = wait.split_once(" | Condvar ").expect("two halves");
-        assert!(ms_after(spinner, "used ") >= 40, "{wait}");
-        assert!(ms_after(sleeper, "used ") <= 20, "{wait}");
+        // On a loaded 2-core machine a spinner may get a fifth of a core: 40 ms of the 200, and it
+        // was seen at 30; still two ticks or more. The sleeper gets at most the one tick of its wake.
+        assert!(ms_after(spinner, "used ") >= 20, "{wait}");
+        assert!(ms_after(sleeper, "used ") <= 10, "{wait}");
     }
     // 6. The detached writer was killed with work left: fewer than 10 records saved.
     let writer = line_with(&run.stdout, "6. detached writer: ");
@@ -70,8 +72,9 @@ fn antipatterns_17_threads_each_mistake_costs_what_it_should_and_each_fix_avoids
         let piled = line_with(&run.stdout, "4. a thread per request");
         assert!(ms_after(piled, "resident memory +") >= 3, "{piled}");
     }
+    // About 3 s alone (the recording shows it); wide, so that it catches a hang, not a busy machine.
     assert!(
-        run.elapsed < Duration::from_secs(5),
+        run.elapsed < Duration::from_secs(20),
         "took {:?}",
         run.elapsed
     );

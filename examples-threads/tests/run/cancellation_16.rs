@@ -28,13 +28,14 @@ fn cancellation_16_threads_stops_only_where_the_thread_looks() {
         .assert_no_panic()
         .assert_stdout_contains(&[
             "Summary",
-            "cancel already sent: cancelled after",
+            "channel already closed: cancelled after",
             "the work done then: no",
             "(a timeout is not a cancellation)",
             "the call returned (status 200)",
             "3/3 waiting workers stopped at",
             "3/3 stepping workers at",
             "guards dropped 6 of 6 (none leaked)",
+            "guards held until the stop ",
             "a thread stops where it looks: ",
         ]);
     // Measured: the channel wait ends at the cancel, long before its 2000 ms.

@@ -16,34 +16,52 @@ fn measured_and_ideal(line: &str) -> (f64, f64) {
     (number(measured), number(ideal))
 }
 
+/// The three figures of a totals line, after `prefix`: (losers stopped, losers, side effects).
+fn totals(stdout: &str, prefix: &str) -> (usize, usize, usize) {
+    let line = stdout
+        .lines()
+        .find_map(|l| l.trim().strip_prefix(prefix))
+        .unwrap_or_else(|| panic!("no {prefix:?} line\n{stdout}"));
+    let figures: Vec<usize> = line
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|n| n.parse().ok())
+        .take(3)
+        .collect();
+    let [stopped, losers, side_effects] = figures[..] else {
+        panic!("three figures in {line:?}");
+    };
+    (stopped, losers, side_effects)
+}
+
 #[test]
-fn future_combinators_threads_15_end_at_their_ideal_and_no_loser_stops() {
+fn future_combinators_threads_15_end_at_their_ideal_and_a_loser_stops_only_if_it_can_hear() {
     let run = run_example(env!("CARGO_BIN_EXE_15_future_combinators_threads"), &[]);
     run.assert_success()
         .assert_no_panic()
         .assert_stdout_contains(&[
             "Summary",
-            "all (join each): 3/3 ok after ",
-            "fail-fast all (channel): Err(task-2 failed) after ",
-            "race (select!): A won after ",
-            "timeout (select! + after): the timer won after ",
-            "any (channel): Y won after ",
-            "all-settled (join each): 2/3 succeeded after ",
+            "all (join each) over blocking threads: 3/3 ok after ",
+            "fail-fast all (channel) over blocking threads: Err(task-2 failed) after ",
+            "fail-fast all (channel) over threads asked to stop: Err(task-2 failed) after ",
+            "race (select!) over blocking threads: A won after ",
+            "timeout (select! + after) over threads asked to stop: the timer won after ",
+            "any (channel) over blocking threads: Y won after ",
+            "all-settled (join each) over blocking threads: 2/3 succeeded after ",
         ]);
     let rows: Vec<&str> = run
         .stdout
         .lines()
         .filter(|l| l.contains(" (ideal "))
         .collect();
-    assert_eq!(rows.len(), 7, "{}", run.stdout);
+    assert_eq!(rows.len(), 11, "{}", run.stdout);
     for row in rows {
         // A sleep never ends early, so no combinator beats its ideal; a loaded machine makes it late.
         let (measured, ideal) = measured_and_ideal(row);
         assert!(measured >= ideal - 0.5, "{row}");
         assert!(measured < ideal + 1000.0, "{row}");
-        if row.contains("the rest:") {
+        if row.contains(" over blocking threads: ") && row.contains("the rest:") {
             assert!(
-                row.contains("ran to the end: a thread cannot be cancelled"),
+                row.contains("ran to the end: a blocked thread cannot be stopped"),
                 "{row}"
             );
         }
@@ -52,32 +70,24 @@ fn future_combinators_threads_15_end_at_their_ideal_and_no_loser_stops() {
     let all_fail = run
         .stdout
         .lines()
-        .find(|l| l.contains("any (channel), all fail: every error: "))
+        .find(|l| l.contains("any (channel), all fail over blocking threads: every error: "))
         .unwrap_or_else(|| panic!("no all-fail row\n{}", run.stdout));
     for job in ["P failed", "Q failed", "R failed"] {
         assert!(all_fail.contains(job), "{all_fail}");
     }
-    // The lesson, counted: every loser's side effect happened after its combinator returned.
-    let losers = run
-        .stdout
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("losers: "))
-        .unwrap_or_else(|| panic!("no losers line\n{}", run.stdout));
-    let figures: Vec<usize> = losers
-        .split(|c: char| !c.is_ascii_digit())
-        .filter_map(|n| n.parse().ok())
-        .take(3)
-        .collect();
-    let [unfinished, cancelled, side_effects] = figures[..] else {
-        panic!("three figures in {losers:?}");
-    };
-    // Four combinators answer before their slowest job ends (fail-fast all, race, timeout, any),
-    // each at least 150 ms before it: one loser each was still running when they returned.
-    assert_eq!(unfinished, 4, "{losers}");
-    assert_eq!(cancelled, 0, "{losers}");
-    assert_eq!(side_effects, unfinished, "{losers}");
+    // The lesson, counted: a blocked loser's side effect always happens after its combinator
+    // returned; a loser waiting on the stop channel stops. How many losers were still running at
+    // the answer depends on the machine's load (each had at least 150 ms to go), so the counts are
+    // checked against each other, not against 4.
+    let (stopped, losers, side_effects) = totals(&run.stdout, "blocking threads: ");
+    assert_eq!(stopped, 0, "a blocked thread stopped");
+    assert_eq!(side_effects, losers);
+    let (stopped, losers, side_effects) =
+        totals(&run.stdout, "threads asked to stop (a closed channel): ");
+    assert_eq!(stopped + side_effects, losers);
+    assert!(stopped > 0, "no loser stopped when asked\n{}", run.stdout);
     assert!(
-        run.elapsed < Duration::from_secs(5),
+        run.elapsed < Duration::from_secs(10),
         "took {:?}",
         run.elapsed
     );

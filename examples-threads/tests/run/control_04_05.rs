@@ -1,4 +1,5 @@
-use std::time::Duration;
+//! How long a demo takes is not asserted here: on a busy machine that is a benchmark, not a test.
+//! A demo that hangs is killed at `run_example`'s deadline and fails `assert_success`.
 
 use common::process::{run_closing_stdout_after, run_example};
 
@@ -10,7 +11,9 @@ fn pause_resume_threads_04_pauses_at_the_next_chunk_and_finishes_with_stdin_clos
         .assert_no_panic()
         .assert_stdout_contains(&[
             "commands from the script: pause@250ms,resume@850ms",
-            "[worker] paused before chunk 1 of orders.csv",
+            // Which chunk: 1 of orders.csv when nothing is late; the worker and the controller are
+            // two threads, so on a busy machine the pause may land a chunk earlier or later.
+            "[worker] paused before chunk ",
             "[controller] command: pause",
             "Summary",
             "chunks processed: 15/15 (5 files x 3 chunks of 100 ms)",
@@ -18,11 +21,6 @@ fn pause_resume_threads_04_pauses_at_the_next_chunk_and_finishes_with_stdin_clos
             "finished in ",
             "| ideal ",
         ]);
-    assert!(
-        run.elapsed < Duration::from_secs(5),
-        "took {:?}",
-        run.elapsed
-    );
 }
 
 #[test]
@@ -51,11 +49,6 @@ fn pause_resume_threads_04_quit_ends_the_job_and_a_script_ending_paused_does_not
         .unwrap_or_default();
     assert!(after_end.contains("command: resume"), "{}", run.stdout);
     assert!(!run.stdout.contains("controller is gone"), "{}", run.stdout);
-    assert!(
-        run.elapsed < Duration::from_secs(5),
-        "took {:?}",
-        run.elapsed
-    );
 }
 
 #[test]
@@ -89,11 +82,6 @@ fn pause_resume_threads_04_a_closed_stdout_ends_it_quietly() {
     let run = run_closing_stdout_after(cmd, "commands from the script");
     run.assert_code(0).assert_no_panic();
     assert!(run.stderr.trim().is_empty(), "{run:?}");
-    assert!(
-        run.elapsed < Duration::from_secs(5),
-        "took {:?}",
-        run.elapsed
-    );
 }
 
 #[test]
@@ -145,13 +133,13 @@ fn run_heavy_functions_threads_05_compares_thread_counts_with_equal_results() {
     let per_core = run
         .stdout
         .lines()
-        .find(|l| l.contains(" threads (one per core): "))
+        .find(|l| l.contains(" threads (one per core): ") && l.contains(" slice(s) at once"))
         .unwrap_or_default();
     assert_eq!(figure(per_core, " slice(s) at once"), cores, "{per_core}");
     let oversubscribed = run
         .stdout
         .lines()
-        .find(|l| l.contains(" threads (8 per core): "))
+        .find(|l| l.contains(" threads (8 per core): ") && l.contains(" slice(s) at once"))
         .unwrap_or_default();
     // More slices running at once than there are cores: the OS slices the cores among them. (Not
     // all 16 for certain: on a busy machine the first slice may end before the last thread starts.)
@@ -159,9 +147,14 @@ fn run_heavy_functions_threads_05_compares_thread_counts_with_equal_results() {
         figure(oversubscribed, " slice(s) at once") > cores,
         "{oversubscribed}"
     );
-    // The verdict on more threads follows its figure: "gain nothing" only beside no gain.
-    let more = line("one thread per core ");
-    let gain = figure(more, "x, ideal");
+    // The verdict on more threads follows its figure: "gain nothing" only beside no gain. It is
+    // logged above the summary, since its words depend on how busy the machine is.
+    let gain = figure(line("one thread per core "), "x, ideal");
+    let more = run
+        .stdout
+        .lines()
+        .find(|l| l.contains("8 threads per core against one per core: "))
+        .unwrap_or_else(|| panic!("no verdict on more threads\n{}", run.stdout));
     if gain > 1.15 {
         assert!(
             more.contains("faster") && !more.contains("gain nothing"),
@@ -183,11 +176,6 @@ fn run_heavy_functions_threads_05_compares_thread_counts_with_equal_results() {
             run.stdout
         );
     }
-    assert!(
-        run.elapsed < Duration::from_secs(5),
-        "took {:?}",
-        run.elapsed
-    );
 }
 
 #[test]

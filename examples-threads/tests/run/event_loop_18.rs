@@ -46,8 +46,9 @@ fn event_loop_threads_18_runs_every_job_once_contains_the_panic_and_needs_a_work
     // the moment between profile's start and its own).
     let held = millis_after(&line("2 workers: page in"), "held its worker");
     assert!(held >= 250, "{held} ms");
+    // About 1 s alone (the recording shows it); wide, so that it catches a hang, not a busy machine.
     assert!(
-        run.elapsed < Duration::from_secs(5),
+        run.elapsed < Duration::from_secs(20),
         "took {:?}",
         run.elapsed
     );

@@ -1,4 +1,5 @@
-use std::time::Duration;
+//! How long a demo takes is not asserted here: on a busy machine that is a benchmark, not a test.
+//! A demo that hangs is killed at `run_example`'s deadline and fails `assert_success`.
 
 use common::process::run_example;
 
@@ -35,11 +36,6 @@ fn data_sharing_queue_threads_06_bounds_the_queue_and_lets_the_unbounded_one_gro
             .contains("[producer] producer: queue full (3 items)")
     );
     assert!(run.stdout.contains("dropping the sender closes the queue"));
-    assert!(
-        run.elapsed < Duration::from_secs(5),
-        "took {:?}",
-        run.elapsed
-    );
 }
 
 #[test]
@@ -58,11 +54,6 @@ fn semaphore_threads_07_lets_exactly_three_in() {
         let thread = format!("[task-{task}] task {task}: in after waiting");
         assert!(run.stdout.contains(&thread), "{thread}\n{}", run.stdout);
     }
-    assert!(
-        run.elapsed < Duration::from_secs(5),
-        "took {:?}",
-        run.elapsed
-    );
 }
 
 #[test]
@@ -88,11 +79,6 @@ fn producer_consumer_threads_08_consumes_every_url_once_and_stops_after_the_prod
         let line = format!("consumer-{id}: queue closed and empty, stopping");
         assert!(run.stdout.contains(&line), "{line}\n{}", run.stdout);
     }
-    assert!(
-        run.elapsed < Duration::from_secs(5),
-        "took {:?}",
-        run.elapsed
-    );
 }
 
 #[test]

@@ -30,7 +30,7 @@ fn retry_backoff_threads_19_retries_with_the_seeded_waits_keeps_the_deadline_and
             "retry (full jitter, seed 7): success on attempt 4 of 5",
             // Seeded: the same waits on every run, each within its full-jitter range.
             "waits: 0 ms of 0..=20 ms, 12 ms of 0..=40 ms, 11 ms of 0..=80 ms",
-            "(deadline 1000 ms, kept)",
+            "(deadline 1000 ms, kept, ",
             "404: gave up after 1 attempt(s) (not retryable); the error keeps its cause: \
              GET /status/404: gave up (not retryable): attempt 1 of 5: HTTP 404",
             "half-open burst of 5 threads: 1 probe(s) admitted (ideal 1), ",
@@ -51,12 +51,10 @@ fn retry_backoff_threads_19_retries_with_the_seeded_waits_keeps_the_deadline_and
         .skip_while(|l| !l.contains("  deadline: gave up"))
         .nth(1)
         .expect("the deadline demo's total");
-    assert!(
-        line.contains("(deadline 150 ms, kept)") || line.contains("cut at it"),
-        "{line}"
-    );
+    assert!(line.contains("(deadline 150 ms, kept, "), "{line}");
     let late = ms_after(line, "total ");
-    assert!((40.0..250.0).contains(&late), "{line}");
+    // At least one 40 ms attempt; past 150 ms only by a late wake-up (wide: a busy machine).
+    assert!((40.0..1500.0).contains(&late), "{line}");
     // The breaker went closed -> open -> half-open -> closed, and stayed open the recovery time.
     let breaker = run
         .stdout
@@ -77,8 +75,9 @@ fn retry_backoff_threads_19_retries_with_the_seeded_waits_keeps_the_deadline_and
     let fast = ms_after(&run.stdout, "(ideal 1), ");
     let after = ms_after(&run.stdout, " failed fast, ");
     assert_eq!(fast + after, 4.0, "{}", run.stdout);
+    // A hang guard, not a timing claim (the run takes about 1 s; a busy machine may stretch it).
     assert!(
-        run.elapsed < Duration::from_secs(5),
+        run.elapsed < Duration::from_secs(30),
         "took {:?}",
         run.elapsed
     );

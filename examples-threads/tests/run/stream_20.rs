@@ -35,8 +35,9 @@ fn async_stream_threads_20_keeps_the_bound_and_ends_every_thread_on_an_error() {
     assert!((2..=6).contains(&waits), "{waits}\n{}", run.stdout);
     let made = number_after(&run.stdout, "the source made ");
     assert!((7..=16).contains(&made), "{made}\n{}", run.stdout);
+    // A hang guard, not a timing claim (the run takes about 2 s).
     assert!(
-        run.elapsed < Duration::from_secs(5),
+        run.elapsed < Duration::from_secs(30),
         "took {:?}",
         run.elapsed
     );

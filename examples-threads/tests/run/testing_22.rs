@@ -47,8 +47,9 @@ fn testing_22_threads_the_forced_interleaving_loses_the_wakeup_only_in_the_buggy
         "correct semaphore woken after {correct} ms"
     );
     assert!(buggy >= 300.0, "buggy semaphore woken after {buggy} ms");
+    // A hang guard, not a timing claim.
     assert!(
-        run.elapsed < Duration::from_secs(5),
+        run.elapsed < Duration::from_secs(30),
         "took {:?}",
         run.elapsed
     );

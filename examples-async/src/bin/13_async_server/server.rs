@@ -1,36 +1,28 @@
-//! The server itself: the accept loop (one task per connection), the routes, the limits that keep a
-//! slow or hostile client from costing more than its share, and the graceful shutdown.
+//! The server itself: the accept loop (one task per connection; each connection is served by
+//! `connection.rs`), the counters, the connection limit, and the graceful shutdown.
+//!
+//! - **`--max-connections`** (a semaphore taken *before* `accept`): at the limit the accept loop
+//!   waits and new clients queue in the kernel; the server's memory stops growing.
+//! - **Graceful shutdown**: on the signal it stops accepting, lets in-flight requests finish
+//!   within `--grace-period-ms`, then returns; `serve.rs` exits 0 (or 130 on a second signal).
 //!
 //! [`Server::run`] takes the listener and the shutdown signal as parameters (mini-redis does the
 //! same): `main` passes a bound address and Ctrl-C, the demo and the tests pass `127.0.0.1:0` and a
 //! future they complete when they choose.
 
-use std::convert::Infallible;
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use http_body_util::Full;
-use hyper::body::Bytes;
-use hyper::header::{ALLOW, CONTENT_TYPE, HeaderValue};
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::{TokioIo, TokioTimer};
-use rand::rngs::SmallRng;
-use rand::{Rng, SeedableRng};
-use serde::Serialize;
-use serde_json::json;
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 use tokio::time::{Instant, sleep, timeout};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing::{debug, info, warn};
+use tracing::{info, warn};
 
-use crate::write_deadline::{WriteDeadline, is_write_timeout};
+use crate::connection::{http1_builder, serve_connection};
 
 /// The largest request head (request line plus headers) a client may send. Past it the client gets
 /// `431 Request Header Fields Too Large` and the connection is closed: without a cap, one client
@@ -57,22 +49,26 @@ pub struct Config {
     /// After the shutdown signal: how long in-flight requests get to finish before the server drops
     /// their connections anyway.
     pub grace_period: Duration,
+    /// How many requests, the first ones, the access log shows at `info`; the rest go to `debug`
+    /// (all are counted). `serve` shows every one; the demo a few, so its burst reads at a glance.
+    pub log_requests: u64,
 }
 
 /// Counters the server keeps while it runs. The demo prints them and the tests assert on them:
 /// "no error spam, no leak" is `errors == 0` and `live_connections` back to 0.
 #[derive(Debug, Default)]
 pub struct Stats {
-    accepted: AtomicU64,
-    live_connections: AtomicUsize,
-    requests: AtomicU64,
-    in_flight: AtomicUsize,
-    peak_in_flight: AtomicUsize,
-    bad_requests: AtomicU64,
-    header_timeouts: AtomicU64,
-    write_timeouts: AtomicU64,
-    clients_gone: AtomicU64,
-    errors: AtomicU64,
+    pub(crate) accepted: AtomicU64,
+    pub(crate) live_connections: AtomicUsize,
+    pub(crate) requests: AtomicU64,
+    pub(crate) logged: AtomicU64,
+    pub(crate) in_flight: AtomicUsize,
+    pub(crate) peak_in_flight: AtomicUsize,
+    pub(crate) bad_requests: AtomicU64,
+    pub(crate) header_timeouts: AtomicU64,
+    pub(crate) write_timeouts: AtomicU64,
+    pub(crate) clients_gone: AtomicU64,
+    pub(crate) errors: AtomicU64,
 }
 
 /// A copy of [`Stats`] at one moment.
@@ -84,6 +80,8 @@ pub struct Snapshot {
     pub live_connections: usize,
     /// Requests that reached a route (answered or still running).
     pub requests: u64,
+    /// Requests the access log showed at `info` (see [`Config::log_requests`]).
+    pub logged: u64,
     /// Requests being handled right now, and the most there ever were at once.
     pub in_flight: usize,
     pub peak_in_flight: usize,
@@ -106,6 +104,7 @@ impl Stats {
             accepted: get(&self.accepted),
             live_connections: self.live_connections.load(Ordering::Relaxed),
             requests: get(&self.requests),
+            logged: get(&self.logged),
             in_flight: self.in_flight.load(Ordering::Relaxed),
             peak_in_flight: self.peak_in_flight.load(Ordering::Relaxed),
             bad_requests: get(&self.bad_requests),
@@ -119,14 +118,15 @@ impl Stats {
 
 /// Counts a request as in flight for as long as it lives. A guard, not a pair of calls, so that a
 /// handler future dropped half-way (its client went away) still counts itself out.
-struct InFlight<'a>(&'a Stats);
+/// It also knows the request's number since start (1 for the first), for the access log.
+pub(crate) struct InFlight<'a>(&'a Stats, pub(crate) u64);
 
 impl<'a> InFlight<'a> {
-    fn enter(stats: &'a Stats) -> Self {
-        stats.requests.fetch_add(1, Ordering::Relaxed);
+    pub(crate) fn enter(stats: &'a Stats) -> Self {
+        let number = stats.requests.fetch_add(1, Ordering::Relaxed) + 1;
         let now = stats.in_flight.fetch_add(1, Ordering::Relaxed) + 1;
         stats.peak_in_flight.fetch_max(now, Ordering::Relaxed);
-        InFlight(stats)
+        InFlight(stats, number)
     }
 }
 
@@ -188,7 +188,7 @@ impl Server {
         let grace_over = CancellationToken::new();
         // One hyper configuration shared by every connection.
         let http = Arc::new(http1_builder(&config));
-        let (delay, write_timeout) = (config.delay, config.write_timeout);
+        let config = Arc::new(config);
 
         tokio::pin!(shutdown);
         loop {
@@ -220,8 +220,7 @@ impl Server {
                 peer,
                 permit,
                 Arc::clone(&http),
-                delay,
-                write_timeout,
+                Arc::clone(&config),
                 Arc::clone(&stats),
                 stopping.clone(),
                 grace_over.clone(),
@@ -257,280 +256,24 @@ impl Server {
     }
 }
 
-/// hyper's HTTP/1 settings: the header timeout and the head-size cap live here.
-fn http1_builder(config: &Config) -> http1::Builder {
-    let mut http = http1::Builder::new();
-    http
-        // hyper's timeouts need a timer; this one is tokio's (so it follows the paused clock too).
-        .timer(TokioTimer::new())
-        // Started each time hyper waits for a request head, so it also expires idle keep-alive
-        // connections: a silent client cannot hold a connection slot forever.
-        .header_read_timeout(config.header_timeout)
-        // The head must fit in this many bytes (431 otherwise), and hyper never buffers more than
-        // this per connection: the memory a connection can cost is bounded.
-        .max_header_size(MAX_HEAD_BYTES)
-        .max_buf_size(MAX_HEAD_BYTES)
-        // A client may send its request and then close its sending side (`shutdown(SHUT_WR)`,
-        // as `nc -N` and some HTTP/1.0 tools do) while it waits for the answer. By default hyper
-        // takes that early end of input for an aborted request and drops the handler: a
-        // `GET /user/1` would get no response at all. With half-close allowed it answers, then
-        // closes. The price: a FIN mid-request no longer tells hyper the client has gone (it
-        // cannot tell a close from a half-close), so hyper stops reading until the answer is
-        // written and a departed client's handler runs to its end. Here a handler is a timer;
-        // the write timeout still bounds what a client that never reads can hold.
-        .half_close(true);
-    http
-}
-
-/// One connection, from accept to close: hyper reads requests, calls [`route`] for each, writes the
-/// responses, and keeps the connection open between requests (HTTP/1.1 keep-alive).
-#[allow(clippy::too_many_arguments)] // each one is a separate thing this task owns or watches
-async fn serve_connection(
-    stream: TcpStream,
-    peer: SocketAddr,
-    // Held for the life of the connection: dropping it (however this task ends) frees the slot.
-    _permit: OwnedSemaphorePermit,
-    http: Arc<http1::Builder>,
-    delay: Duration,
-    write_timeout: Duration,
-    stats: Arc<Stats>,
-    stopping: CancellationToken,
-    grace_over: CancellationToken,
-) {
-    stats.live_connections.fetch_add(1, Ordering::Relaxed);
-    // Small responses must not wait for Nagle's algorithm to batch them with more data.
-    if let Err(e) = stream.set_nodelay(true) {
-        debug!(%peer, "set_nodelay failed: {e}");
-    }
-    let handler_stats = Arc::clone(&stats);
-    let service = service_fn(move |request| {
-        let stats = Arc::clone(&handler_stats);
-        async move {
-            let _in_flight = InFlight::enter(&stats);
-            let (method, uri) = (request.method().clone(), request.uri().clone());
-            let response = route(request, delay).await;
-            // The access log: which worker thread finished which request (filtered out, at almost
-            // no cost, under `RUST_LOG=warn` as in the load test).
-            info!("{method} {} -> {}", uri.path(), response.status());
-            Ok::<_, Infallible>(response)
-        }
-    });
-    // hyper's header timeout stops once a request head is in; the write deadline covers the
-    // other direction, a client that stops reading its responses.
-    let io = TokioIo::new(WriteDeadline::new(stream, write_timeout));
-    let connection = http.serve_connection(io, service);
-    tokio::pin!(connection);
-
-    let result = tokio::select! {
-        result = connection.as_mut() => Some(result),
-        () = stopping.cancelled() => {
-            // Finish the request in flight (if any), answer it with `Connection: close`, and stop;
-            // an idle keep-alive connection closes at once.
-            connection.as_mut().graceful_shutdown();
-            tokio::select! {
-                result = connection.as_mut() => Some(result),
-                () = grace_over.cancelled() => None,
-            }
-        }
-    };
-    match result {
-        Some(Ok(())) => debug!(%peer, "connection closed"),
-        Some(Err(e)) => classify_connection_error(&stats, peer, &e),
-        None => debug!(%peer, "connection dropped: grace period over"),
-    }
-    stats.live_connections.fetch_sub(1, Ordering::Relaxed);
-}
-
-/// Sorts a connection's error into what a server on the internet sees all day (logged at `debug`,
-/// counted) and what deserves a look (`warn`). Logging every reset at `warn` would bury the real
-/// problems under clients that closed a browser tab.
-fn classify_connection_error(stats: &Stats, peer: SocketAddr, e: &hyper::Error) {
-    let client_went_away = e.is_incomplete_message()
-        || e.is_canceled()
-        || e.is_body_write_aborted()
-        || io_error(e).is_some_and(|io| {
-            matches!(
-                io.kind(),
-                std::io::ErrorKind::ConnectionReset
-                    | std::io::ErrorKind::BrokenPipe
-                    | std::io::ErrorKind::ConnectionAborted
-                    | std::io::ErrorKind::UnexpectedEof
-            )
-        });
-    if io_error(e).is_some_and(is_write_timeout) {
-        // Logged once per connection, at `info`: a client that does not read is worth seeing
-        // (it held a connection slot for the whole write timeout), but it is not our error.
-        stats.write_timeouts.fetch_add(1, Ordering::Relaxed);
-        info!(%peer, "dropped: the client did not read its response in time (write timeout)");
-    } else if e.is_timeout() {
-        stats.header_timeouts.fetch_add(1, Ordering::Relaxed);
-        debug!(%peer, "dropped: no complete request head in time");
-    } else if e.is_parse() || e.is_parse_too_large() {
-        // hyper has already answered 400 (or 431 for an oversized head) and closes.
-        stats.bad_requests.fetch_add(1, Ordering::Relaxed);
-        debug!(%peer, "bad request head: {e}");
-    } else if client_went_away {
-        stats.clients_gone.fetch_add(1, Ordering::Relaxed);
-        debug!(%peer, "client went away: {e}");
-    } else {
-        stats.errors.fetch_add(1, Ordering::Relaxed);
-        warn!(%peer, "connection error: {e}");
-    }
-}
-
-/// The `std::io::Error` behind a hyper error, if an I/O error caused it.
-fn io_error(e: &hyper::Error) -> Option<&std::io::Error> {
-    let mut source = std::error::Error::source(e);
-    while let Some(inner) = source {
-        if let Some(io) = inner.downcast_ref::<std::io::Error>() {
-            return Some(io);
-        }
-        source = inner.source();
-    }
-    None
-}
-
-/// The routes of upstream's JS server. Generic over the request body (none of the routes reads
-/// it), so the tests can call it directly on tokio's paused clock, without a socket.
-pub async fn route<B>(request: Request<B>, delay: Duration) -> Response<Full<Bytes>> {
-    // Upstream ignores the method; a GET-only API says so with 405 and an `Allow` header.
-    if request.method() != Method::GET {
-        let mut response = json_response(
-            StatusCode::METHOD_NOT_ALLOWED,
-            &json!({ "error": "Method Not Allowed", "method": request.method().as_str() }),
-        );
-        response
-            .headers_mut()
-            .insert(ALLOW, HeaderValue::from_static("GET"));
-        return response;
-    }
-    let path = request.uri().path();
-    match path {
-        "/" => text_response(
-            StatusCode::OK,
-            "Hello from the async server. Routes: GET /, GET /user/{id}, GET /data, GET /slow\n",
-        ),
-        "/data" => {
-            // `sleep` stands in for a slow query. It gives the thread back to the runtime: the
-            // other connections keep being served while this one waits.
-            simulated_query(delay * 2).await;
-            json_response(StatusCode::OK, &sample_data())
-        }
-        "/slow" => {
-            simulated_query(delay * 10).await;
-            text_response(StatusCode::OK, "This was a slow response.\n")
-        }
-        _ => match path.strip_prefix("/user/") {
-            // Exactly one segment after `/user/` (upstream's `startsWith("/user")` also matched
-            // `/users` and `/user/1/x`).
-            Some(id) if !id.is_empty() && !id.contains('/') => match id.parse::<u64>() {
-                Ok(id) => {
-                    simulated_query(delay).await;
-                    json_response(StatusCode::OK, &User::new(id))
-                }
-                Err(_) => json_response(
-                    StatusCode::BAD_REQUEST,
-                    &json!({ "error": "user id must be a number", "id": id }),
-                ),
-            },
-            _ => json_response(
-                StatusCode::NOT_FOUND,
-                &json!({ "error": "Not Found", "path": path }),
-            ),
-        },
-    }
-}
-
-/// The simulated database query: waits `delay` without holding the thread. With no delay it does
-/// not wait at all: `sleep(Duration::ZERO)` still goes through tokio's timer, which has a 1 ms
-/// resolution, so every request would pay a timer tick and a second wake-up (with `--delay-ms 0`
-/// that capped `GET /user/7` at about a third of what `GET /` reaches under `wrk`).
-async fn simulated_query(delay: Duration) {
-    if !delay.is_zero() {
-        sleep(delay).await;
-    }
-}
-
-/// `/user/{id}`'s body. A typed struct, not `json!`: serde writes it straight to bytes, with no
-/// intermediate map (this route takes the load test's traffic).
-#[derive(Debug, Serialize)]
-struct User {
-    id: u64,
-    name: String,
-    email: String,
-}
-
-impl User {
-    fn new(id: u64) -> Self {
-        Self {
-            id,
-            name: format!("User {id}"),
-            email: format!("user{id}@example.com"),
-        }
-    }
-}
-
-/// `/data`'s body, as upstream: a timestamp and five random values.
-#[derive(Debug, Serialize)]
-struct Data {
-    timestamp: u64,
-    data: Vec<DataPoint>,
-}
-
-#[derive(Debug, Serialize)]
-struct DataPoint {
-    id: u32,
-    value: f64,
-}
-
-fn sample_data() -> Data {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    let mut rng = SmallRng::seed_from_u64(now.as_nanos() as u64);
-    Data {
-        timestamp: now.as_millis() as u64,
-        data: (1..=5)
-            .map(|id| DataPoint {
-                id,
-                value: rng.random(),
-            })
-            .collect(),
-    }
-}
-
-fn text_response(status: StatusCode, body: &'static str) -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
-    *response.status_mut() = status;
-    response.headers_mut().insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    response
-}
-
-fn json_response(status: StatusCode, body: &impl Serialize) -> Response<Full<Bytes>> {
-    // Serializing our own types cannot fail (no maps with non-string keys, no failing impls).
-    let json = serde_json::to_vec(body).expect("serializable by construction");
-    let mut response = Response::new(Full::new(Bytes::from(json)));
-    *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    response
-}
-
 #[cfg(test)]
 mod tests {
     //! Routes and their timings on tokio's paused clock (exact), then the server on real sockets
     //! on `127.0.0.1:0` (real time: lower bounds exact, upper bounds generous) for the limits,
     //! the bad clients and the shutdown.
     use super::*;
-    use crate::{raw_exchange, shutdown_trigger};
+    use crate::routes::route;
+    use crate::tests::{raw_exchange, shutdown_trigger};
     use common::time_async;
     use futures::future::join_all;
     use http_body_util::BodyExt;
+    use http_body_util::Full;
+    use hyper::body::Bytes;
+    use hyper::header::{ALLOW, CONTENT_TYPE};
+    use hyper::{Request, Response, StatusCode};
+    use std::net::SocketAddr;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpStream;
     use tokio::sync::oneshot;
     use tokio::task::JoinHandle;
 
@@ -644,6 +387,7 @@ mod tests {
             header_timeout: Duration::from_secs(5),
             write_timeout: Duration::from_secs(5),
             grace_period: Duration::from_secs(5),
+            log_requests: u64::MAX,
         }
     }
 
@@ -738,6 +482,48 @@ mod tests {
         .await;
         let stats = server.stats.snapshot();
         assert_eq!((stats.header_timeouts, stats.errors), (1, 0), "{stats:?}");
+    }
+
+    /// A client that sends its head a byte every 20 ms (a slowloris) makes progress all the time:
+    /// the header timeout is for the whole head, so it is cut at the timeout, long before its head
+    /// would be complete (about 0.6 s); a timer re-armed by every byte would let it finish.
+    #[tokio::test]
+    async fn a_client_that_trickles_its_head_is_cut_at_the_header_timeout_for_the_whole_head() {
+        let header_timeout = Duration::from_millis(300);
+        let server = start(Config {
+            header_timeout,
+            ..config()
+        })
+        .await;
+        let started = Instant::now();
+        let stream = TcpStream::connect(server.addr).await.expect("connect");
+        stream.set_nodelay(true).expect("TCP_NODELAY");
+        let (mut read, mut write) = stream.into_split();
+        let trickle = tokio::spawn(async move {
+            for byte in b"GET / HTTP/1.1\r\nHost: test\r\n\r\n" {
+                sleep(Duration::from_millis(20)).await;
+                if write.write_all(&[*byte]).await.is_err() {
+                    return false; // cut before the whole head was sent
+                }
+            }
+            true
+        });
+        let mut answer = Vec::new();
+        // Returns when the server closes the connection.
+        let _ = read.read_to_end(&mut answer).await;
+        let waited = started.elapsed();
+        assert!(waited >= header_timeout, "dropped too early: {waited:?}");
+        assert!(
+            !String::from_utf8_lossy(&answer).contains(" 200 "),
+            "the trickled head was answered: the timer was re-armed by its bytes"
+        );
+        let _ = trickle.await;
+        wait_until(&server.stats, "the connection closed", |s| {
+            s.live_connections == 0
+        })
+        .await;
+        let stats = server.stats.snapshot();
+        assert_eq!((stats.header_timeouts, stats.requests), (1, 0), "{stats:?}");
     }
 
     #[tokio::test]

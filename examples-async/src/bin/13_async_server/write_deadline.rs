@@ -179,6 +179,36 @@ mod tests {
         assert!(started.elapsed() > TIMEOUT * 5, "{:?}", started.elapsed());
     }
 
+    /// A client that takes its answer a trickle at a time (16 bytes every 10 ms) keeps the write
+    /// moving, too slowly: the deadline counts from the first wait and no bit of progress pushes it
+    /// back, so the write fails at exactly the timeout while the reader is still taking bytes.
+    #[tokio::test(start_paused = true)]
+    async fn a_reader_taking_a_trickle_is_cut_at_the_deadline_from_the_first_wait() {
+        let (writer, mut reader) = duplex(64);
+        let mut writer = WriteDeadline::new(writer, TIMEOUT);
+        let reading = tokio::spawn(async move {
+            let mut chunk = [0u8; 16];
+            let mut total = 0;
+            loop {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                match reader.read(&mut chunk).await {
+                    Ok(0) | Err(_) => return total,
+                    Ok(n) => total += n,
+                }
+            }
+        });
+        let started = Instant::now();
+        let e = writer
+            .write_all(&[b'x'; 64 * 1024])
+            .await
+            .expect_err("64 KiB at 1.6 KB/s takes 40 s");
+        assert!(is_write_timeout(&e), "{e}");
+        assert_eq!(started.elapsed(), TIMEOUT, "counted from the first wait");
+        drop(writer);
+        let taken = reading.await.expect("no panic");
+        assert!(taken > 64 * 4, "the reader took bytes all along: {taken}");
+    }
+
     #[test]
     fn other_errors_are_not_write_timeouts() {
         assert!(!is_write_timeout(&io::ErrorKind::TimedOut.into()));

@@ -1,36 +1,35 @@
 //! The coordinator: owns the job queue, hands a job to whichever worker asks, and takes it back when
-//! that worker dies, goes silent, talks nonsense or lies. It exits once every job is done or has
-//! failed `--max-attempts` times.
+//! that worker dies, goes silent, talks nonsense or lies. It exits once every job is settled (done,
+//! or failed `--max-attempts` times), or when no result came for `--patience-ms`.
 //!
-//! One task per connection, all on one thread (`current_thread`): a connection spends its life
+//! **One task per connection**, all on one thread (`current_thread`): a connection spends its life
 //! waiting on the network, which costs a task nothing. The tasks share one [`Board`] behind a
-//! `std::sync::Mutex`: every critical section is a few field updates and never holds the lock
-//! across an `.await` (the rule of 10_mutex), so the cheaper std lock is the right one. A
-//! [`Notify`] wakes tasks that wait for a job when one is requeued, or when everything is done.
+//! `std::sync::Mutex` ([`crate::board`]); a [`Notify`] wakes tasks that wait for a job when one is
+//! requeued, or when everything is done. Each connection's conversation is [`crate::session`]; the
+//! recount of a sample of answers is [`crate::checks`].
 //!
-//! Bounds, so that no peer can stall the run or eat the machine: at most `max_peers` connections
-//! (a newcomer past it hears `ERROR busy`), `HELLO` within a second, a `RESULT` within the job
-//! timeout, and a job that has worn out `max_attempts` workers is given up instead of requeued for
-//! ever. Each result is checked as it arrives: every worker's first, and a seeded sample of the
-//! rest, are recounted here, and a worker caught lying is dropped and its unchecked answers redone.
+//! **Bounds**, so that no peer can stall the run or eat the machine: at most `max_peers`
+//! connections (a newcomer past it hears `ERROR busy`, which a worker retries later), `HELLO`
+//! within a second, a `RESULT` within the job timeout, `max_attempts` tries per job, and the
+//! patience: a run whose last job outlives every worker ends with one line instead of waiting for
+//! ever.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use futures::{SinkExt, StreamExt};
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use futures::SinkExt;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Notify;
-use tokio::time::{Instant, sleep_until, timeout, timeout_at};
-use tokio_util::codec::{Framed, LinesCodec, LinesCodecError};
+use tokio::time::{Instant, sleep_until, timeout};
+use tokio_util::codec::{Framed, LinesCodec};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
-use crate::protocol::{HEARTBEAT, Job, MAX_LINE, Message, PROTOCOL, count_primes, quote};
+use crate::board::{Board, Outcome, Report};
+use crate::protocol::{Job, MAX_LINE, Message};
 
 /// How long a new peer has to say `HELLO` by default: a stranger that connects and says nothing (or a port
 /// scanner) is dropped, and cannot hold a connection slot for ever.
@@ -57,197 +56,32 @@ pub struct Config {
     /// Jobs whose answers are recounted here whoever gives them ([`pick_sample`]); a worker's first
     /// answer is recounted anyway.
     pub sample: BTreeSet<u32>,
-}
-
-/// A seeded sample of about `percent`% of the jobs: the same seed checks the same jobs.
-pub fn pick_sample(jobs: &[Job], percent: u32, seed: u64) -> BTreeSet<u32> {
-    let mut rng = StdRng::seed_from_u64(seed);
-    let share = f64::from(percent.min(100)) / 100.0;
-    jobs.iter()
-        .filter(|_| rng.random_bool(share))
-        .map(|j| j.id)
-        .collect()
-}
-
-/// The answer to one job and who gave it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Outcome {
-    pub primes: u64,
-    pub worker: String,
-    /// Recounted here and found right (an unchecked answer from a worker later caught lying is redone).
-    pub checked: bool,
-}
-
-/// What a run did: read by the summary, and by the tests.
-#[derive(Debug, Clone, Default)]
-pub struct Report {
-    pub total: usize,
-    pub done: BTreeMap<u32, Outcome>,
-    /// Jobs given up after `max_attempts` tries, with the last reason.
-    pub failed: BTreeMap<u32, String>,
-    pub max_attempts: u32,
-    /// How many times a job went back to the queue.
-    pub requeued: usize,
-    /// Peers dropped, with the one-line reason that was logged.
-    pub dropped: Vec<(String, String)>,
-    /// Newcomers told `ERROR busy` because `max_peers` connections were open.
-    pub turned_away: usize,
-    /// Every name that completed the hello.
-    pub workers: BTreeSet<String>,
-    /// Results recounted here, and how many of them were wrong (and whose).
-    pub checked: usize,
-    pub wrong: usize,
-    pub liars: BTreeSet<String>,
-    /// From the first dispatch to the last result.
-    pub busy: Duration,
-}
-
-impl Report {
-    /// Jobs neither done nor failed: the number upstream gets wrong when a worker dies.
-    pub fn lost(&self) -> usize {
-        self.total - self.done.len() - self.failed.len()
-    }
-
-    pub fn primes(&self) -> u64 {
-        self.done.values().map(|o| o.primes).sum()
-    }
-
-    pub fn jobs_by(&self, worker: &str) -> usize {
-        self.done.values().filter(|o| o.worker == worker).count()
-    }
-
-    /// Jobs per second from the first dispatch to the last result.
-    pub fn jobs_per_second(&self) -> f64 {
-        self.done.len() as f64 / self.busy.as_secs_f64().max(1e-9)
-    }
-}
-
-/// The shared state. Every job is in exactly one place: `pending`, `in_flight`, `report.done` or
-/// `report.failed`.
-#[derive(Debug)]
-struct Board {
-    pending: VecDeque<Job>,
-    in_flight: BTreeMap<u32, String>,
-    report: Report,
-    /// Workers connected now (not every `HELLO` ever heard: a worker that left is not here).
-    connected: usize,
-    min_workers: usize,
-    /// Dispatches of each job so far.
-    attempts: BTreeMap<u32, u32>,
-    /// Jobs whose answers are recounted whoever gives them (seeded, picked at the start).
-    sample: BTreeSet<u32>,
-    /// Workers whose first result was recounted already.
-    vouched: BTreeSet<String>,
-    /// Every job by id, to put a done job back in the queue.
-    all_jobs: BTreeMap<u32, Job>,
-    first_dispatch: Option<Instant>,
-}
-
-/// What a free worker gets.
-enum Take {
-    Job(Job),
-    /// Nothing to hand out yet: the queue is empty but jobs are in flight (one may come back), or
-    /// too few workers are here.
-    Wait,
-    AllDone,
-}
-
-impl Board {
-    fn take(&mut self, worker: &str) -> Take {
-        if self.is_finished() {
-            return Take::AllDone;
-        }
-        if self.first_dispatch.is_none() && self.connected < self.min_workers {
-            return Take::Wait;
-        }
-        match self.pending.pop_front() {
-            Some(job) => {
-                self.in_flight.insert(job.id, worker.to_string());
-                *self.attempts.entry(job.id).or_default() += 1;
-                self.first_dispatch.get_or_insert_with(Instant::now);
-                Take::Job(job)
-            }
-            None => Take::Wait,
-        }
-    }
-
-    fn is_finished(&self) -> bool {
-        self.report.done.len() + self.report.failed.len() == self.report.total
-    }
-
-    /// Does this answer get recounted? A worker's first one always (so a worker that always lies
-    /// is caught at once), then the seeded sample.
-    fn must_check(&self, job: Job, worker: &str) -> bool {
-        !self.vouched.contains(worker) || self.sample.contains(&job.id)
-    }
-
-    /// Takes back `job` after a failed attempt: to the queue, or to `failed` once it has had
-    /// `max_attempts` tries. Returns true if it failed for good.
-    fn take_back(&mut self, job: Job, reason: &str) -> bool {
-        self.in_flight.remove(&job.id);
-        if self.attempts.get(&job.id).copied().unwrap_or(0) >= self.report.max_attempts {
-            self.report.failed.insert(job.id, reason.to_string());
-            return true;
-        }
-        // To the front: it has waited longest.
-        self.pending.push_front(job);
-        self.report.requeued += 1;
-        false
-    }
-
-    /// A liar's answers that were never recounted cannot be trusted: back to the queue.
-    fn redo_unchecked(&mut self, liar: &str) -> Vec<u32> {
-        let redo: Vec<u32> = self
-            .report
-            .done
-            .iter()
-            .filter(|(_, o)| o.worker == liar && !o.checked)
-            .map(|(id, _)| *id)
-            .collect();
-        for id in &redo {
-            if let Some(job) = self.report.done.remove(id).and(self.job(*id)) {
-                self.pending.push_back(job);
-                self.report.requeued += 1;
-            }
-        }
-        redo
-    }
-
-    fn job(&self, id: u32) -> Option<Job> {
-        self.all_jobs.get(&id).copied()
-    }
+    /// With jobs unfinished and no result for this long, the run gives up (the coordinator role
+    /// then exits 1): a job that outlives every worker's timeout leaves no worker to wait for.
+    pub patience: Duration,
 }
 
 /// The coordinator of one run. Cheap to clone (an `Arc`): the demo keeps a clone to read a
 /// [`Report`] snapshot even if the run has to be abandoned.
 #[derive(Clone)]
 pub struct Coordinator {
-    shared: Arc<Shared>,
-    job_timeout: Duration,
-    hello_timeout: Duration,
-    max_peers: usize,
+    pub shared: Arc<Shared>,
+    pub job_timeout: Duration,
+    pub hello_timeout: Duration,
+    pub max_peers: usize,
+    pub patience: Duration,
 }
 
-struct Shared {
-    board: Mutex<Board>,
+pub struct Shared {
+    pub board: Mutex<Board>,
     /// Wakes tasks waiting for a job: a job came back, a worker arrived, or all is done.
-    changed: Notify,
+    pub changed: Notify,
     /// Cancelled when the last job is settled: every connection then says `STOP`.
-    finished: CancellationToken,
-}
-
-/// A worker counted in `connected` for as long as this lives: dropped on every way out of a session
-/// (return, error, or the task itself dropped), so the count cannot drift.
-struct Present<'a>(&'a Coordinator);
-
-impl Drop for Present<'_> {
-    fn drop(&mut self) {
-        self.0.board().connected -= 1;
-    }
+    pub finished: CancellationToken,
 }
 
 impl Coordinator {
-    pub fn new(config: Config) -> Self {
+    pub(crate) fn new(config: Config) -> Self {
         let report = Report {
             total: config.jobs.len(),
             max_attempts: config.max_attempts.max(1),
@@ -258,7 +92,6 @@ impl Coordinator {
             finished.cancel();
         }
         let board = Board {
-            all_jobs: config.jobs.iter().map(|j| (j.id, *j)).collect(),
             pending: config.jobs.into(),
             in_flight: BTreeMap::new(),
             report,
@@ -268,6 +101,8 @@ impl Coordinator {
             sample: config.sample,
             vouched: BTreeSet::new(),
             first_dispatch: None,
+            last_result: Instant::now(),
+            names: BTreeSet::new(),
         };
         Self {
             shared: Arc::new(Shared {
@@ -278,10 +113,11 @@ impl Coordinator {
             job_timeout: config.job_timeout,
             hello_timeout: config.hello_timeout,
             max_peers: config.max_peers.max(1),
+            patience: config.patience,
         }
     }
 
-    fn board(&self) -> MutexGuard<'_, Board> {
+    pub(crate) fn board(&self) -> MutexGuard<'_, Board> {
         // A panic while holding this lock would be a bug in a few lines of bookkeeping; there is no
         // half-updated state worth saving, so a poisoned lock is a bug too.
         self.shared
@@ -291,18 +127,22 @@ impl Coordinator {
     }
 
     /// A snapshot of the run so far.
-    pub fn report(&self) -> Report {
+    pub(crate) fn report(&self) -> Report {
         self.board().report.clone()
     }
 
     /// Accepts workers on `listener` until every job is settled, tells each connected worker
     /// `STOP`, and returns the report. Taking the listener (not an address) lets the caller bind
     /// port 0 and learn the real port first, as the demo and the tests do.
-    pub async fn run(&self, listener: TcpListener) -> Report {
+    pub(crate) async fn run(&self, listener: TcpListener) -> Report {
         let connections = TaskTracker::new();
+        self.board().last_result = Instant::now();
         loop {
+            let patience = self.board().last_result + self.patience;
             tokio::select! {
                 _ = self.shared.finished.cancelled() => break,
+                // Checked again at each wake-up: a result since then moved the deadline.
+                () = sleep_until(patience) => self.give_up_if_stuck(),
                 accepted = listener.accept() => match accepted {
                     // `len()` counts the tasks still running: a peer's slot frees when it leaves.
                     Ok((stream, peer)) if connections.len() >= self.max_peers => {
@@ -330,12 +170,33 @@ impl Coordinator {
         if timeout(STOP_GRACE, connections.wait()).await.is_err() {
             warn!("some connections did not close within {STOP_GRACE:?}; leaving them");
         }
-        self.report()
+        // Moved out, not cloned: with a million results a copy would double the peak memory.
+        // Only the demo's abandoned runs read the board after this, and they never get here.
+        std::mem::take(&mut self.board().report)
+    }
+
+    /// Ends the run if no result came for the whole patience: every waiting worker hears `STOP`,
+    /// and the report says which jobs were left and why.
+    pub(crate) fn give_up_if_stuck(&self) {
+        let mut board = self.board();
+        if board.is_finished() || board.last_result.elapsed() < self.patience {
+            return;
+        }
+        let why = format!(
+            "no result for {} ms (--patience-ms) with {}",
+            self.patience.as_millis(),
+            board.unfinished()
+        );
+        warn!("giving up: {why}");
+        board.report.gave_up = Some(why);
+        drop(board);
+        self.shared.finished.cancel();
+        self.shared.changed.notify_waiters();
     }
 
     /// One line to a newcomer past `max_peers`, then close. `try_write` never waits: a fresh
     /// socket's send buffer is empty, and a peer we refuse must not hold up the accept loop.
-    fn turn_away(&self, stream: &TcpStream, peer: &str) {
+    pub(crate) fn turn_away(&self, stream: &TcpStream, peer: &str) {
         let _ = stream.try_write(b"ERROR busy\n");
         let mut board = self.board();
         board.report.turned_away += 1;
@@ -350,7 +211,7 @@ impl Coordinator {
 
     /// One peer, from its first byte to its last. Generic over the stream so that the tests can
     /// drive it through an in-memory pipe on tokio's paused clock.
-    pub async fn serve<S>(&self, stream: S, peer: String)
+    pub(crate) async fn serve<S>(&self, stream: S, peer: String)
     where
         S: AsyncRead + AsyncWrite + Unpin,
     {
@@ -370,259 +231,16 @@ impl Coordinator {
         }
     }
 
-    async fn session<S>(&self, lines: &mut Framed<S, LinesCodec>, peer: &str) -> Result<(), String>
-    where
-        S: AsyncRead + AsyncWrite + Unpin,
-    {
-        // 1. The hello: the first line decides whether this peer is one of ours.
-        let name = match self.next(lines, self.hello_timeout).await? {
-            Some(Message::Hello { protocol, name }) if protocol == PROTOCOL => name,
-            Some(Message::Hello { protocol, .. }) => {
-                return Err(format!("speaks {protocol}, we speak {PROTOCOL}"));
-            }
-            Some(other) => {
-                return Err(format!(
-                    "expected HELLO first, got {}",
-                    quote(&other.to_string())
-                ));
-            }
-            None => return Ok(()),
-        };
-        send(
-            lines,
-            Message::Welcome {
-                protocol: PROTOCOL.into(),
-            },
-        )
-        .await?;
-        info!("{name} joined from {peer}");
-        let _present = {
-            let mut board = self.board();
-            board.connected += 1;
-            board.report.workers.insert(name.clone());
-            Present(self)
-        };
-        self.shared.changed.notify_waiters();
-
-        // 2. The pull loop: READY -> JOB -> RESULT, until STOP.
-        loop {
-            match self.next(lines, self.job_timeout).await {
-                Ok(Some(Message::Ready)) => {}
-                Ok(Some(other)) => {
-                    return Err(format!(
-                        "{name}: expected READY, got {}",
-                        quote(&other.to_string())
-                    ));
-                }
-                // `finished` fired while we waited for READY: fall through to say STOP.
-                Ok(None) if self.shared.finished.is_cancelled() => {}
-                Ok(None) => return Ok(()),
-                Err(reason) => return Err(format!("{name}: {reason}")),
-            }
-            let job = match self.take_job(lines, &name).await {
-                Ok(Some(job)) => job,
-                Ok(None) => {
-                    send(lines, Message::Stop).await?;
-                    info!("{name}: sent STOP");
-                    return Ok(());
-                }
-                Err(reason) => return Err(format!("{name}: {reason}")),
-            };
-            info!(
-                "dispatch job {} [{}, {}) -> {name}",
-                job.id, job.start, job.end
-            );
-            // From here until the result is recorded, every way out must put the job back.
-            let answer = match send(lines, Message::Job(job)).await {
-                Ok(()) => self.answer(lines, job).await,
-                Err(reason) => Err(reason),
-            };
-            let accepted = match answer {
-                Ok(primes) => self.check_and_complete(lines, job, primes, &name).await,
-                Err(reason) => Err(reason),
-            };
-            if let Err(reason) = accepted {
-                self.take_back(job, &name, &reason);
-                return Err(format!("{name}: {reason}"));
-            }
-        }
-    }
-
-    /// Waits for the `RESULT` of `job`, at most the job timeout, saying `BEAT` meanwhile so that the
-    /// worker knows we are still here.
-    async fn answer<S>(&self, lines: &mut Framed<S, LinesCodec>, job: Job) -> Result<u64, String>
-    where
-        S: AsyncRead + AsyncWrite + Unpin,
-    {
-        let deadline = Instant::now() + self.job_timeout;
-        let mut beat = Instant::now() + HEARTBEAT;
-        let next = loop {
-            // Not `self.next`: the last result is what *causes* `finished`, so this read must not
-            // stop at it.
-            let woke = tokio::select! {
-                next = lines.next() => Woke::Line(next),
-                () = sleep_until(beat.min(deadline)) => Woke::Beat,
-            };
-            match woke {
-                Woke::Line(next) => break next,
-                Woke::Beat if Instant::now() >= deadline => {
-                    return Err(format!(
-                        "no answer to job {} within {} ms",
-                        job.id,
-                        self.job_timeout.as_millis()
-                    ));
-                }
-                Woke::Beat => {
-                    timeout_at(deadline, send(lines, Message::Beat))
-                        .await
-                        .map_err(|_| "cannot send: timed out".to_string())??;
-                    beat += HEARTBEAT;
-                }
-                Woke::Changed => {}
-            }
-        };
-        match decode(next)? {
-            Some(Message::Result { id, primes }) if id == job.id => Ok(primes),
-            Some(other) => Err(format!(
-                "expected RESULT {}, got {}",
-                job.id,
-                quote(&other.to_string())
-            )),
-            None => Err(format!(
-                "closed the connection in the middle of job {}",
-                job.id
-            )),
-        }
-    }
-
-    /// The next message, or `None` when the peer closed (or the run finished) before sending one.
-    async fn next<S>(
-        &self,
-        lines: &mut Framed<S, LinesCodec>,
-        limit: Duration,
-    ) -> Result<Option<Message>, String>
-    where
-        S: AsyncRead + AsyncWrite + Unpin,
-    {
-        tokio::select! {
-            _ = self.shared.finished.cancelled() => Ok(None),
-            next = timeout(limit, lines.next()) => match next {
-                Err(_) => Err(format!("said nothing for {} ms", limit.as_millis())),
-                Ok(next) => decode(next),
-            },
-        }
-    }
-
-    /// A free worker's wait for work: a job, or `None` once every job is settled. It says `BEAT`
-    /// every [`HEARTBEAT`] meanwhile, and listens: a parked worker has nothing to say, so a line
-    /// or the end of the stream means it broke the protocol or left (and must not be counted).
-    async fn take_job<S>(
-        &self,
-        lines: &mut Framed<S, LinesCodec>,
-        worker: &str,
-    ) -> Result<Option<Job>, String>
-    where
-        S: AsyncRead + AsyncWrite + Unpin,
-    {
-        let mut beat = Instant::now() + HEARTBEAT;
-        loop {
-            // Register for the wake-up *before* looking at the board: a notification sent between
-            // the look and the wait would otherwise be missed, and this task would sleep for ever.
-            let changed = self.shared.changed.notified();
-            tokio::pin!(changed);
-            changed.as_mut().enable();
-            match self.board().take(worker) {
-                Take::Job(job) => return Ok(Some(job)),
-                Take::AllDone => return Ok(None),
-                Take::Wait => {}
-            }
-            let woke = tokio::select! {
-                () = changed => Woke::Changed,
-                () = sleep_until(beat) => Woke::Beat,
-                next = lines.next() => Woke::Line(next),
-            };
-            match woke {
-                Woke::Changed => {}
-                Woke::Beat => {
-                    timeout(HEARTBEAT, send(lines, Message::Beat))
-                        .await
-                        .map_err(|_| "cannot send: timed out".to_string())??;
-                    beat = Instant::now() + HEARTBEAT;
-                }
-                Woke::Line(next) => {
-                    return Err(match decode(next)? {
-                        None => "left while waiting for a job".into(),
-                        Some(other) => format!(
-                            "expected nothing while waiting for a job, got {}",
-                            quote(&other.to_string())
-                        ),
-                    });
-                }
-            }
-        }
-    }
-
-    /// Accepts an answer, after recounting it here if it is one to check (off the runtime thread:
-    /// a recount is CPU work). A wrong answer names the liar and comes back as an error, so that the
-    /// caller drops the worker and redoes the job elsewhere.
-    async fn check_and_complete<S>(
-        &self,
-        lines: &mut Framed<S, LinesCodec>,
-        job: Job,
-        primes: u64,
-        worker: &str,
-    ) -> Result<(), String>
-    where
-        S: AsyncRead + AsyncWrite + Unpin,
-    {
-        let check = self.board().must_check(job, worker);
-        if check {
-            let recount = tokio::task::spawn_blocking(move || count_primes(job.start, job.end));
-            tokio::pin!(recount);
-            // The worker waits for its next job meanwhile, and a recount can take longer than the
-            // worker's patience: keep saying BEAT.
-            let truth = loop {
-                tokio::select! {
-                    truth = &mut recount => break truth
-                        .map_err(|e| format!("the recount of job {} panicked: {e}", job.id))?,
-                    () = tokio::time::sleep(HEARTBEAT) => {
-                        timeout(HEARTBEAT, send(lines, Message::Beat))
-                            .await
-                            .map_err(|_| "cannot send: timed out".to_string())??;
-                    }
-                }
-            };
-            let mut board = self.board();
-            board.report.checked += 1;
-            board.vouched.insert(worker.to_string());
-            if truth != primes {
-                board.report.wrong += 1;
-                board.report.liars.insert(worker.to_string());
-                let redo = board.redo_unchecked(worker);
-                drop(board);
-                warn!(
-                    "{worker} LIED about job {}: said {primes} primes, the recount here found {truth}; \
-                     redoing it and its {} unchecked answers ({redo:?}) elsewhere",
-                    job.id,
-                    redo.len()
-                );
-                self.shared.changed.notify_waiters();
-                return Err(format!(
-                    "wrong answer to job {}: said {primes} primes, a recount found {truth}",
-                    job.id
-                ));
-            }
-        }
-        self.complete(job, primes, worker, check);
-        Ok(())
-    }
-
-    fn complete(&self, job: Job, primes: u64, worker: &str, checked: bool) {
+    pub(crate) fn complete(&self, job: Job, primes: u64, worker: &str, checked: bool) {
         let mut board = self.board();
         board.in_flight.remove(&job.id);
+        // Attempts matter while a job is unfinished; a done job redone starts afresh.
+        board.attempts.remove(&job.id);
+        board.last_result = Instant::now();
         let outcome = Outcome {
+            job,
             primes,
-            worker: worker.to_string(),
+            worker: board.name(worker),
             checked,
         };
         let mark = if checked { " (recounted: right)" } else { "" };
@@ -632,7 +250,7 @@ impl Coordinator {
     }
 
     /// Takes back the job of a worker that failed it: requeued, or failed for good.
-    fn take_back(&self, job: Job, worker: &str, reason: &str) {
+    pub(crate) fn take_back(&self, job: Job, worker: &str, reason: &str) {
         let mut board = self.board();
         let failed = board.take_back(job, &format!("{worker}: {reason}"));
         let attempts = board.report.max_attempts;
@@ -649,8 +267,8 @@ impl Coordinator {
         self.shared.changed.notify_waiters();
     }
 
-    fn settle_if_finished(&self, mut board: MutexGuard<'_, Board>) {
-        if !board.is_finished() {
+    pub(crate) fn settle_if_finished(&self, mut board: MutexGuard<'_, Board>) {
+        if !board.is_finished() || self.shared.finished.is_cancelled() {
             return;
         }
         info!(
@@ -666,36 +284,4 @@ impl Coordinator {
         self.shared.finished.cancel();
         self.shared.changed.notify_waiters();
     }
-}
-
-/// What woke a waiting connection.
-enum Woke {
-    Line(Option<Result<String, LinesCodecError>>),
-    Beat,
-    Changed,
-}
-
-/// Turns what the codec produced into a message or a one-line reason to drop the peer.
-fn decode(next: Option<Result<String, LinesCodecError>>) -> Result<Option<Message>, String> {
-    match next {
-        None => Ok(None),
-        Some(Ok(line)) => line.parse().map(Some).map_err(|e| format!("{e}")),
-        Some(Err(LinesCodecError::MaxLineLengthExceeded)) => {
-            Err(format!("sent a line longer than {MAX_LINE} bytes"))
-        }
-        Some(Err(LinesCodecError::Io(e))) if e.kind() == std::io::ErrorKind::InvalidData => {
-            Err("sent bytes that are not UTF-8 text".into())
-        }
-        Some(Err(LinesCodecError::Io(e))) => Err(format!("connection error: {e}")),
-    }
-}
-
-async fn send<S>(lines: &mut Framed<S, LinesCodec>, message: Message) -> Result<(), String>
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
-    lines
-        .send(message.to_string())
-        .await
-        .map_err(|e| format!("cannot send: {e}"))
 }

@@ -2,6 +2,10 @@
 //! it is told to stop. The counting runs on tokio's blocking pool (`spawn_blocking`): CPU work
 //! inside an `async fn` would hold the runtime's only thread (05_run_heavy_functions measures what
 //! that costs), and the socket must stay serviceable.
+//!
+//! **No Nagle stall**: every socket sets `TCP_NODELAY`, and `RESULT` and `READY` go in one write;
+//! otherwise the second small write waits for the peer's delayed ACK, about 44 ms per job (2000
+//! one-number jobs: 88 s instead of well under a second; `scripts/bench-14` measures it).
 
 use std::time::Duration;
 
@@ -38,41 +42,99 @@ pub struct Config {
     pub lie: bool,
 }
 
-/// Connects to the coordinator and works until `STOP`. Returns how many jobs it did.
-pub async fn run(config: &Config) -> anyhow::Result<u32> {
-    let stream = connect(&config.connect, config.attempts).await?;
-    work(stream, config).await
+/// The coordinator's `ERROR busy`: all its `--max-peers` slots are taken, perhaps only for a
+/// moment (a burst of strangers holds them until their hello timeout). Worth another attempt.
+#[derive(Debug)]
+pub struct Busy;
+
+impl std::fmt::Display for Busy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the coordinator is busy (ERROR busy: its --max-peers connections are taken)")
+    }
 }
 
-/// Tries `attempts` times with a doubling pause, then fails with a message that says what to do.
-/// (Upstream Python dies with a `ConnectionRefusedError` traceback when no server is up.)
-pub async fn connect(addr: &str, attempts: u32) -> anyhow::Result<TcpStream> {
-    let mut backoff = FIRST_BACKOFF;
-    let mut last_error = String::new();
-    for attempt in 1..=attempts.max(1) {
-        match timeout(CONNECT_TIMEOUT, TcpStream::connect(addr)).await {
+impl std::error::Error for Busy {}
+
+/// The attempts a worker has (`--attempts`), shared by failed connects and `ERROR busy`, with a
+/// pause that doubles from [`FIRST_BACKOFF`].
+pub struct Retry {
+    attempt: u32,
+    attempts: u32,
+    backoff: Duration,
+}
+
+impl Retry {
+    pub fn new(attempts: u32) -> Self {
+        Self {
+            attempt: 1,
+            attempts: attempts.max(1),
+            backoff: FIRST_BACKOFF,
+        }
+    }
+
+    /// After a failed attempt: `false` if it was the last, else says so in the log and pauses.
+    async fn again(&mut self, why: &str) -> bool {
+        if self.attempt >= self.attempts {
+            return false;
+        }
+        warn!(
+            "{why}; attempt {} of {}, retrying in {:?}",
+            self.attempt, self.attempts, self.backoff
+        );
+        sleep(self.backoff).await;
+        self.backoff *= 2;
+        self.attempt += 1;
+        true
+    }
+}
+
+/// Connects to the coordinator and works until `STOP`. Returns how many jobs it did. A busy
+/// coordinator is tried again within the same `--attempts` as a refused connection.
+pub async fn run(config: &Config) -> anyhow::Result<u32> {
+    let mut retry = Retry::new(config.attempts);
+    loop {
+        let stream = connect(&config.connect, &mut retry).await?;
+        match work(stream, config).await {
+            Err(e) if e.is::<Busy>() => {
+                if !retry.again(&e.to_string()).await {
+                    bail!(
+                        "{} was busy at each of {} attempts (ERROR busy); try later, or raise its \
+                         --max-peers",
+                        config.connect,
+                        retry.attempts
+                    );
+                }
+            }
+            done => return done,
+        }
+    }
+}
+
+/// Tries until `retry` runs out, then fails with a message that says what to do. (Upstream Python
+/// dies with a `ConnectionRefusedError` traceback when no server is up.)
+pub async fn connect(addr: &str, retry: &mut Retry) -> anyhow::Result<TcpStream> {
+    loop {
+        let why = match timeout(CONNECT_TIMEOUT, TcpStream::connect(addr)).await {
             Ok(Ok(stream)) => {
                 // No Nagle delay: our lines are small and each waits for an answer (see the
                 // coordinator's accept loop for the 44 ms it costs per job otherwise).
                 stream.set_nodelay(true).context("setting TCP_NODELAY")?;
                 return Ok(stream);
             }
-            Ok(Err(e)) => last_error = e.to_string(),
-            Err(_) => last_error = format!("no answer within {CONNECT_TIMEOUT:?}"),
-        }
-        if attempt < attempts {
-            warn!(
-                "connect to {addr} failed ({last_error}); attempt {attempt} of {attempts}, retrying in {backoff:?}"
+            Ok(Err(e)) => e.to_string(),
+            Err(_) => format!("no answer within {CONNECT_TIMEOUT:?}"),
+        };
+        if !retry
+            .again(&format!("connect to {addr} failed ({why})"))
+            .await
+        {
+            bail!(
+                "could not connect to {addr} after {} attempts ({why}); is a coordinator running \
+                 there? (start one with: coordinator --addr {addr} --jobs 12)",
+                retry.attempts
             );
-            sleep(backoff).await;
-            backoff *= 2;
         }
     }
-    bail!(
-        "could not connect to {addr} after {} attempts ({last_error}); is a coordinator running there? \
-         (start one with: coordinator --addr {addr} --jobs 12)",
-        attempts.max(1)
-    )
 }
 
 /// The session over any stream (the tests use an in-memory pipe).
@@ -99,6 +161,7 @@ where
         })?;
     match receive(reply)? {
         Message::Welcome { protocol } if protocol == PROTOCOL => {}
+        Message::Error(reason) if reason == "busy" => return Err(Busy.into()),
         Message::Error(reason) => bail!("the coordinator refused us: {reason}"),
         other => bail!(
             "{} is not a {PROTOCOL} coordinator: it answered {}",

@@ -26,10 +26,13 @@ use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Wake, Waker};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::fmt_duration;
 use tracing::info;
+
+mod timer;
+pub use timer::{Clock, Sleep};
 
 pub type TaskId = usize;
 
@@ -57,43 +60,6 @@ pub enum Event {
 pub struct Record {
     pub at: Duration,
     pub event: Event,
-}
-
-/// Real time for the demo, or a fake clock that jumps to the next timer instead of sleeping (tests).
-pub enum Clock {
-    Real(Instant),
-    Fake(Mutex<Duration>),
-}
-
-impl Clock {
-    pub fn real() -> Self {
-        Clock::Real(Instant::now())
-    }
-
-    pub fn fake() -> Self {
-        Clock::Fake(Mutex::new(Duration::ZERO))
-    }
-
-    pub fn now(&self) -> Duration {
-        match self {
-            Clock::Real(start) => start.elapsed(),
-            Clock::Fake(now) => *lock(now),
-        }
-    }
-
-    /// Blocks the thread until `deadline` (real), or moves the clock there (fake).
-    fn sleep_until(&self, deadline: Duration) {
-        match self {
-            Clock::Real(start) => {
-                let left = deadline.saturating_sub(start.elapsed());
-                std::thread::sleep(left);
-            }
-            Clock::Fake(now) => {
-                let mut now = lock(now);
-                *now = (*now).max(deadline);
-            }
-        }
-    }
 }
 
 /// A poisoned lock here means a panic inside this file's few lines that hold it, none of which can
@@ -237,8 +203,8 @@ impl Handle {
         }
     }
 
-    /// Starts `future` as a task: it goes onto the ready queue at once (it runs when the loop gets to
-    /// it, not now). Its output comes back through the [`JoinHandle`].
+    /// Starts `future` as a task: it goes onto the ready queue at once (it runs when the loop gets
+    /// to it, not now). Its output comes back through the [`JoinHandle`].
     pub fn spawn<T: 'static>(
         &self,
         name: &'static str,
@@ -350,56 +316,13 @@ impl Handle {
     }
 }
 
-/// The executor's sleep: ready once the clock has reached `deadline`.
-pub struct Sleep {
-    handle: Handle,
-    deadline: Duration,
-    /// Its key in the timer list once filed.
-    timer: Option<(Duration, u64)>,
-}
-
-impl Future for Sleep {
-    type Output = ();
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let state = self.handle.0.clone();
-        if state.side.clock.now() >= self.deadline {
-            return Poll::Ready(());
-        }
-        // Not due: file the waker in the timer list (again if polled again, with the newest waker),
-        // then return Pending. Returning Pending *without* filing it would leave no one to wake
-        // this task: the loop would report `Stalled`.
-        let key = match self.timer {
-            Some(key) => key,
-            None => {
-                let n = state.next_timer.get();
-                state.next_timer.set(n + 1);
-                (self.deadline, n)
-            }
-        };
-        state.timers.borrow_mut().insert(key, cx.waker().clone());
-        self.timer = Some(key);
-        Poll::Pending
-    }
-}
-
-impl Drop for Sleep {
-    /// A sleep dropped before it is due (cancelled) takes its timer out of the list, so the loop
-    /// does not idle until a deadline nobody waits for.
-    fn drop(&mut self) {
-        if let Some(key) = self.timer {
-            self.handle.0.timers.borrow_mut().remove(&key);
-        }
-    }
-}
-
 struct JoinSlot<T> {
     output: Option<T>,
     waiter: Option<Waker>,
 }
 
-/// Awaits a spawned task's output. Polled before the task finished, it keeps the waker it was given;
-/// the task calls it when it finishes (see `Handle::spawn`).
+/// Awaits a spawned task's output. Polled before the task finished, it keeps the waker it was
+/// given; the task calls it when it finishes (see `Handle::spawn`).
 pub struct JoinHandle<T> {
     slot: Rc<RefCell<JoinSlot<T>>>,
 }
@@ -421,7 +344,8 @@ impl<T> Future for JoinHandle<T> {
 
 #[cfg(test)]
 mod tests {
-    //! The executor's own rules, on the fake clock. The scenario's exact trace is tested in `main.rs`.
+    //! The executor's own rules, on the fake clock. The scenario's exact trace is tested in
+    //! `tests.rs`.
     use super::*;
 
     fn ms(n: u64) -> Duration {

@@ -1,0 +1,73 @@
+//! A file line by line with `tokio::fs` (the seed's `for await (const line of rl)`): the users are
+//! written to a temporary file and read back; the file removes itself when dropped, also when
+//! reading fails halfway (a test feeds it invalid UTF-8).
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tracing::{info, warn};
+
+/// A file in the temporary directory that removes itself when dropped: after a normal end, an
+/// early `?` return or a panic alike.
+pub struct TempFile {
+    pub path: PathBuf,
+}
+
+impl TempFile {
+    /// A path in the temporary directory, unique per process and per call (tests run in parallel
+    /// in one process).
+    pub fn unique_path() -> PathBuf {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let name = format!(
+            "12_async_generator-{}-{}.txt",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        std::env::temp_dir().join(name)
+    }
+
+    pub async fn create(path: PathBuf, contents: &[u8]) -> std::io::Result<TempFile> {
+        // Built before the write, so a failed or partial write is cleaned up too.
+        let file = TempFile { path };
+        tokio::fs::write(&file.path, contents).await?;
+        Ok(file)
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        // `drop` cannot `.await`, so this is the blocking `std::fs`: one short system call, which
+        // is acceptable even on the runtime's thread. (`tokio::fs` itself runs `std::fs` on the
+        // blocking pool.)
+        match std::fs::remove_file(&self.path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => warn!("could not remove {}: {e}", self.path.display()),
+        }
+    }
+}
+
+/// Reads `path` line by line. Each `next_line().await` reads only as far as the next newline, so
+/// a large file never sits in memory at once. Invalid UTF-8 is an error, returned, not a panic.
+pub async fn read_lines(path: &Path) -> std::io::Result<Vec<String>> {
+    let file = tokio::fs::File::open(path).await?;
+    let mut lines = BufReader::new(file).lines();
+    let mut read = Vec::new();
+    // The seed's `for await (const line of rl)`.
+    while let Some(line) = lines.next_line().await? {
+        info!("line from file: {line}");
+        read.push(line);
+    }
+    Ok(read)
+}
+
+/// Writes `contents` to a temporary file at `path` and reads it back line by line. The file is
+/// gone by the time this returns, whether it returns the lines or an error.
+pub async fn file_round_trip(path: PathBuf, contents: &[u8]) -> std::io::Result<Vec<String>> {
+    let file = TempFile::create(path, contents).await?;
+    info!("wrote {} bytes to {}", contents.len(), file.path.display());
+    let lines = read_lines(&file.path).await?;
+    Ok(lines)
+    // `file` is dropped here, and on the `?` above: the file is removed either way.
+}
