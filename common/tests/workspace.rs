@@ -598,9 +598,9 @@ const MAX_LESSON: usize = 250;
 const MAX_FILE: usize = 350;
 
 /// `(lines before the tests, lines of the leading //! header)` of a source: the tests start at the
-/// first `#[cfg(test)]` at column 0 that opens a module written in place (`mod tests {`), so a
-/// `#[cfg(test)] mod tests;` that only names `tests.rs` near the top does not hide the lesson below
-/// it; blank lines inside the header do not end it.
+/// first `#[cfg(test)]` at column 0 that opens a module written in place (`mod tests {`), or that
+/// names `tests.rs` (`mod tests;`) at the end of the file: one near the top does not hide the lesson
+/// below it. Blank lines inside the header do not end it.
 fn sizes(source: &str) -> (usize, usize) {
     let lines: Vec<&str> = source.split('\n').collect();
     let opens_tests = |i: usize| {
@@ -614,7 +614,11 @@ fn sizes(source: &str) -> (usize, usize) {
         } else {
             rest
         };
+        // `mod tests;` (tests.rs) ends the count only where nothing but declarations follow it.
         !next.ends_with(';')
+            || lines[i + 1..].iter().map(|l| l.trim()).all(|l| {
+                l.is_empty() || l.starts_with("#[") || (l.starts_with("mod ") && l.ends_with(';'))
+            })
     };
     let body = (0..lines.len())
         .find(|&i| lines[i].starts_with("#[cfg(test)]") && opens_tests(i))
