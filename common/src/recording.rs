@@ -116,9 +116,16 @@ pub fn recording_breaches(program: &Path, recording: &Path) -> Vec<String> {
     }
     let run = run_example(program, &[]);
     if !run.succeeded() {
+        // What it said last, so a failure under load explains itself.
+        let tail = |text: &str| {
+            let lines: Vec<&str> = text.lines().collect();
+            lines[lines.len().saturating_sub(4)..].join(" | ")
+        };
         return vec![format!(
-            "{name}: a fresh run ended with {:?}, not 0",
-            run.status
+            "{name}: a fresh run ended with {:?}, not 0; stdout ends: {}; stderr ends: {}",
+            run.status,
+            tail(&run.stdout),
+            tail(&run.stderr)
         )];
     }
     let fresh = summary(&format!("{}\n{}", run.stdout, run.stderr));

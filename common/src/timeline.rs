@@ -27,7 +27,7 @@
 //! [`write_chrome_trace`] writes the segments as Chrome trace-event JSON, which
 //! <https://ui.perfetto.dev> and `chrome://tracing` open: the same lanes, zoomable. [`svg`] draws
 //! them as one picture (a panel per run, a lane per thread, running / blocked / free in three colours,
-//! a time axis in ms): what the README shows.
+//! a time axis in ms): what the book shows.
 
 use std::collections::BTreeMap;
 use std::future::Future;

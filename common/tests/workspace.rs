@@ -11,8 +11,14 @@
 //!   to find its binaries built);
 //! - every binary has a README row that links to it;
 //! - every link in the README to a file of the workspace points at something that exists;
-//! - the README's map of the chapter's challenges and best practices has a row for each of the six
-//!   challenges and fourteen best practices, and every file it names exists.
+//! - the book (`book/`) and the workspace are in step: every example has a page in `SUMMARY.md` that
+//!   includes its lesson files, its twin's and their recordings; every `{{#include}}` names a file that
+//!   exists; every relative link in the book resolves;
+//! - the book's map of the chapter's challenges and best practices has a row for each of the six
+//!   challenges and fourteen best practices, and every file it names exists;
+//! - every example keeps the sizes of `STYLE.md` ("Size and layout": a lesson file's `//!` header of at
+//!   most 30 lines and at most 250 lines before its tests, any other file at most 350) and its header
+//!   points to its recorded output, `docs/output/<bin>.txt`.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -345,10 +351,10 @@ fn every_readme_link_into_the_workspace_exists() {
     );
 }
 
-/// The heading of the README section that maps the chapter's challenges and best practices.
-const MAP_HEADING: &str = "## The chapter's challenges and best practices, mapped";
+/// The book's page that maps the chapter's challenges and best practices.
+const MAP_PAGE: &str = "book/src/chapter/challenges.md";
 
-/// The text of the README section under `heading`, up to the next `## ` heading.
+/// The text of the markdown section under `heading`, up to the next `## ` heading.
 fn section<'a>(markdown: &'a str, heading: &str) -> Option<&'a str> {
     let start = markdown.find(&format!("{heading}\n"))? + heading.len();
     let rest = &markdown[start..];
@@ -378,9 +384,8 @@ fn named_paths(markdown: &str) -> Vec<String> {
 
 #[test]
 fn the_map_of_challenges_and_best_practices_names_only_files_that_exist() {
-    let readme = readme();
     let map =
-        section(&readme, MAP_HEADING).unwrap_or_else(|| panic!("no {MAP_HEADING:?} in README.md"));
+        fs::read_to_string(root().join(MAP_PAGE)).unwrap_or_else(|e| panic!("{MAP_PAGE}: {e}"));
     // One table row per challenge and per best practice, by the first cell: 1-6, then the chapter's
     // bullets per language (C++ 5, Python 5, JavaScript 4).
     let rows: Vec<(&str, &str)> = map
@@ -450,4 +455,271 @@ fn there_is_something_to_check() {
         assert!(!binaries(krate).is_empty(), "{krate} has no binaries");
     }
     assert!(relative_links("see [a](x/y.rs) and [b](https://e.org) [c](#top)") == ["x/y.rs"]);
+}
+
+// ------------------------------------------------------------------------------------------------
+// The book: built from the sources, so it can only go stale where these checks look away.
+// ------------------------------------------------------------------------------------------------
+
+/// The markdown files of the book, with their paths.
+fn book_pages() -> Vec<(PathBuf, String)> {
+    fn below(dir: &Path, out: &mut Vec<(PathBuf, String)>) {
+        for entry in fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+            let path = entry.expect("readable directory entry").path();
+            if path.is_dir() {
+                below(&path, out);
+            } else if path.extension().is_some_and(|e| e == "md") {
+                let text = fs::read_to_string(&path).expect("readable page");
+                out.push((path, text));
+            }
+        }
+    }
+    let mut pages = Vec::new();
+    below(&root().join("book/src"), &mut pages);
+    pages.sort();
+    pages
+}
+
+/// The paths of the `{{#include PATH}}` and `{{#include PATH:1:}}` directives of a page.
+fn includes(markdown: &str) -> Vec<String> {
+    markdown
+        .split("{{#include ")
+        .skip(1)
+        .filter_map(|rest| rest.split("}}").next())
+        .map(|target| target.split(':').next().unwrap_or("").trim().to_string())
+        .collect()
+}
+
+/// `path` with its `.` and `..` steps resolved, without touching the file system.
+fn normalized(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for part in path.components() {
+        match part {
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+#[test]
+fn every_book_include_names_a_file_that_exists() {
+    let mut broken = Vec::new();
+    let mut count = 0;
+    for (page, text) in book_pages() {
+        for target in includes(&text) {
+            count += 1;
+            let file = normalized(&page.parent().expect("a page's folder").join(&target));
+            if !file.is_file() {
+                broken.push(format!("{}: {{{{#include {target}}}}}", page.display()));
+            }
+        }
+    }
+    assert!(
+        count > 40,
+        "only {count} includes in the book: is book/src where it should be?"
+    );
+    assert!(
+        broken.is_empty(),
+        "includes of missing files:\n{}",
+        broken.join("\n")
+    );
+}
+
+#[test]
+fn every_relative_link_in_the_book_resolves() {
+    let mut broken = Vec::new();
+    for (page, text) in book_pages() {
+        for target in relative_links(&text) {
+            let file = normalized(&page.parent().expect("a page's folder").join(&target));
+            if !file.exists() {
+                broken.push(format!("{}: ({target})", page.display()));
+            }
+        }
+    }
+    assert!(
+        broken.is_empty(),
+        "links to missing pages or files:\n{}",
+        broken.join("\n")
+    );
+}
+
+/// The lesson file of binary `name` (`NN_name.rs`, or `main.rs` of its folder), relative to the root.
+fn lesson_file(krate: &str, name: &str) -> String {
+    binaries(krate)
+        .into_iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, path)| path)
+        .unwrap_or_else(|| panic!("{krate} has no binary {name}"))
+}
+
+#[test]
+fn every_example_has_a_book_page_with_its_code_twin_and_recordings() {
+    let summary =
+        fs::read_to_string(root().join("book/src/SUMMARY.md")).expect("book/src/SUMMARY.md");
+    let mut problems = Vec::new();
+    for (name, lesson) in binaries("examples-async") {
+        let page = format!("examples/{name}.md");
+        if !summary.contains(&format!("]({page})")) {
+            problems.push(format!("SUMMARY.md has no entry for {page}"));
+        }
+        let Ok(text) = fs::read_to_string(root().join("book/src").join(&page)) else {
+            problems.push(format!("book/src/{page} does not exist"));
+            continue;
+        };
+        let included: Vec<String> = includes(&text)
+            .iter()
+            .map(|t| t.trim_start_matches("../../../").to_string())
+            .collect();
+        let twin = format!("{name}_threads");
+        let mut wanted = vec![lesson, format!("docs/output/{name}.txt")];
+        if binaries("examples-threads").iter().any(|(n, _)| *n == twin) {
+            wanted.push(lesson_file("examples-threads", &twin));
+            wanted.push(format!("docs/output/{twin}.txt"));
+        }
+        for file in wanted {
+            if !included.contains(&file) {
+                problems.push(format!("book/src/{page} does not include {file}"));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{problems:#?}");
+}
+
+// ------------------------------------------------------------------------------------------------
+// Sizes a reader can hold (STYLE.md, "Size and layout"), and headers that point to recordings.
+// ------------------------------------------------------------------------------------------------
+
+const MAX_HEADER: usize = 30;
+const MAX_LESSON: usize = 250;
+const MAX_FILE: usize = 350;
+
+/// `(lines before the tests, lines of the leading //! header)` of a source: the tests start at the
+/// first `#[cfg(test)]` at column 0 that opens a module written in place (`mod tests {`), or that
+/// names `tests.rs` (`mod tests;`) at the end of the file: one near the top does not hide the lesson
+/// below it. Blank lines inside the header do not end it.
+fn sizes(source: &str) -> (usize, usize) {
+    let lines: Vec<&str> = source.split('\n').collect();
+    let opens_tests = |i: usize| {
+        let rest = lines[i].trim_start_matches("#[cfg(test)]").trim();
+        let next = if rest.is_empty() {
+            lines[i + 1..]
+                .iter()
+                .map(|l| l.trim())
+                .find(|l| !l.is_empty())
+                .unwrap_or("")
+        } else {
+            rest
+        };
+        // `mod tests;` (tests.rs) ends the count only where nothing but declarations follow it.
+        !next.ends_with(';')
+            || lines[i + 1..].iter().map(|l| l.trim()).all(|l| {
+                l.is_empty() || l.starts_with("#[") || (l.starts_with("mod ") && l.ends_with(';'))
+            })
+    };
+    let body = (0..lines.len())
+        .find(|&i| lines[i].starts_with("#[cfg(test)]") && opens_tests(i))
+        .unwrap_or(lines.len());
+    let mut header = 0;
+    for line in &lines {
+        if line.starts_with("//!") {
+            header += 1;
+        } else if !(line.trim().is_empty() && header > 0) {
+            break;
+        }
+    }
+    (body, header)
+}
+
+#[test]
+fn every_example_keeps_the_sizes_a_reader_can_hold() {
+    let mut over = Vec::new();
+    for krate in EXAMPLE_CRATES {
+        for (_, lesson) in binaries(krate) {
+            let lesson_path = root().join(&lesson);
+            let files = if lesson.ends_with("/main.rs") {
+                rust_files_below(lesson_path.parent().expect("a bin folder"))
+            } else {
+                vec![lesson_path.clone()]
+            };
+            for file in files {
+                let name = file.file_name().and_then(|n| n.to_str()).unwrap_or("");
+                if name == "tests.rs" || name.ends_with("_tests.rs") {
+                    continue;
+                }
+                let (body, header) = sizes(&fs::read_to_string(&file).expect("readable source"));
+                let shown = file
+                    .strip_prefix(root())
+                    .unwrap_or(&file)
+                    .display()
+                    .to_string();
+                if file == lesson_path {
+                    if header > MAX_HEADER {
+                        over.push(format!(
+                            "{shown}: a header of {header} lines (at most {MAX_HEADER})"
+                        ));
+                    }
+                    if body > MAX_LESSON {
+                        over.push(format!("{shown}: {body} lines before its tests (a lesson file: at most {MAX_LESSON})"));
+                    }
+                } else if body > MAX_FILE {
+                    over.push(format!(
+                        "{shown}: {body} lines before its tests (at most {MAX_FILE})"
+                    ));
+                }
+            }
+        }
+    }
+    assert!(
+        over.is_empty(),
+        "past the sizes of STYLE.md:\n{}",
+        over.join("\n")
+    );
+}
+
+#[test]
+fn every_lesson_header_points_to_its_recorded_output() {
+    let mut missing = Vec::new();
+    for krate in EXAMPLE_CRATES {
+        for (name, lesson) in binaries(krate) {
+            let source = fs::read_to_string(root().join(&lesson)).expect("readable source");
+            let header: String = source
+                .lines()
+                .take_while(|l| l.starts_with("//!") || l.trim().is_empty())
+                .collect::<Vec<_>>()
+                .join("\n");
+            let recording = format!("docs/output/{name}.txt");
+            if !header.contains(&recording) || !root().join(&recording).is_file() {
+                missing.push(format!(
+                    "{lesson}: its header should name {recording}, which should exist"
+                ));
+            }
+        }
+    }
+    assert!(missing.is_empty(), "{missing:#?}");
+}
+
+#[test]
+fn the_book_and_size_checks_read_what_they_should() {
+    assert_eq!(
+        includes("a {{#include ../../x.rs}} b {{#include ../y.svg:2:}}"),
+        ["../../x.rs", "../y.svg"]
+    );
+    assert_eq!(
+        normalized(Path::new("book/src/examples/../../../docs/a.txt")),
+        Path::new("docs/a.txt")
+    );
+    assert_eq!(
+        sizes("//! one\n//!\n\n//! two\nfn main() {}\n#[cfg(test)]\nmod tests {}\n"),
+        (5, 3)
+    );
+    assert_eq!(sizes("fn main() {}\n"), (2, 0));
+    // A `mod tests;` at the top names tests.rs: the lesson below it still counts.
+    assert_eq!(
+        sizes("//! h\n#[cfg(test)]\nmod tests;\nfn main() {}\n"),
+        (5, 1)
+    );
 }

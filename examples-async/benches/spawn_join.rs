@@ -7,7 +7,7 @@
 //! and a queue push; for a rayon job, a push onto a pool whose threads already exist.
 //!
 //! Run: `cargo bench -p examples-async --bench spawn_join` (about a minute). Per-unit figures are the
-//! time of one iteration divided by n (criterion prints it as throughput, `elem/s`). The README's
+//! time of one iteration divided by n (criterion prints it as throughput, `elem/s`). The book's
 //! "Measured" section lists what this machine measured.
 
 use std::hint::black_box;

@@ -118,7 +118,7 @@ fn distributed_14_bad_flags_exit_2() {
         .assert_stderr_contains(&["a name is 1-32 letters"]);
 }
 
-/// The README's "by hand" recipe: a coordinator process and worker processes started separately,
+/// The book's "Running 14 by hand" recipe: a coordinator process and worker processes started separately,
 /// the workers retrying until the coordinator listens. One worker is the threads twin's.
 #[test]
 fn distributed_14_roles_by_hand_async_coordinator_with_both_kinds_of_worker() {

@@ -109,7 +109,7 @@ fn distributed_14_threads_bad_flags_exit_2() {
         .assert_stderr_contains(&["a name is 1-32 letters"]);
 }
 
-/// The README's "by hand" recipe: a coordinator process and two worker processes started
+/// The book's "Running 14 by hand" recipe: a coordinator process and two worker processes started
 /// separately, the workers retrying until the coordinator listens.
 #[test]
 fn distributed_14_threads_roles_by_hand() {

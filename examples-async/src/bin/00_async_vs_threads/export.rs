@@ -1,6 +1,6 @@
 //! The four runs written as files, beside the text drawing: `--svg FILE` draws them as one picture
 //! (a panel per way, a lane per thread, running / blocked / free in three colours, a time axis in
-//! ms; the README shows one, `docs/timelines.svg`), and `--trace-json FILE` writes the same segments
+//! ms; the book shows one, `docs/timelines.svg`), and `--trace-json FILE` writes the same segments
 //! as Chrome trace-event JSON: open it in <https://ui.perfetto.dev> (or `chrome://tracing`) to zoom
 //! into them.
 

@@ -23,7 +23,7 @@
 //! `burst.rs` says why a burst is fixed work; `report.rs` draws the lanes and the summary beside the
 //! ideals; `export.rs` writes `--svg` and `--trace-json`. No threads twin: this *is* the comparison.
 //! Seed: Asynchrony vs Multithreading (the four timelines), Challenges ("task switches are cheaper
-//! than thread switches": the benchmarks in `examples-async/benches` measure it, README "Measured").
+//! than thread switches": the benchmarks in `examples-async/benches` measure it, the book's "Measured" page).
 //!
 //! Run: `cargo run -p examples-async --bin 00_async_vs_threads` (about 1.5 s), or with
 //! `-- --svg timelines.svg --trace-json timelines.json`.

@@ -21,7 +21,7 @@
 //! command). Figures and summary: [`report`]; flags: [`cli`]; the faults, one test each: `tests.rs`.
 //!
 //! The threads twin (`14_distributed_computing_threads`) speaks the same protocol over `std::net`:
-//! either coordinator serves either worker (`--worker-bin`). By hand, in three terminals: README,
+//! either coordinator serves either worker (`--worker-bin`). By hand, in three terminals: the book,
 //! "Running 14 by hand". Seed: "Asynchrony" > Examples (distributed computing). Upstream:
 //! `src/python/asynchrony/distributed_computing.py`, `src/js/asynchrony/14_distributed_computing.js`.
 //!

@@ -17,7 +17,7 @@
 //!   runs on `spawn_blocking` and the detector stays quiet: the longest gap is about one heartbeat.
 //!
 //! tokio-console, opt-in: `--features console` plus `RUSTFLAGS="--cfg tokio_unstable"` (forgetting the
-//! cfg is a compile error that says so); the README's "Debugging with tokio-console" has the steps.
+//! cfg is a compile error that says so); the book's page "Debugging with tokio-console" has the steps.
 //!
 //! Seed: "Asynchrony" > Challenges and Considerations, 3. Debugging Asynchronous Code (its
 //! `asyncio.debug()` does not exist; Python's `asyncio.run(debug=True)` warns of slow callbacks, as
@@ -32,7 +32,7 @@
 compile_error!(
     "the `console` feature needs tokio's unstable instrumentation: build with \
      RUSTFLAGS=\"--cfg tokio_unstable\" (and CARGO_TARGET_DIR=target/console to keep the normal \
-     build's cache); see the README, \"Debugging with tokio-console\""
+     build's cache); see the book, \"Debugging with tokio-console\""
 );
 
 mod report;
