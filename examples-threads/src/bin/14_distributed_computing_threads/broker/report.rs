@@ -104,7 +104,7 @@ impl Summary {
         }
         let secs = self.busy.as_secs_f64().max(1e-3);
         common::out!(
-            "  throughput: {} jobs in {} from the first publish to the last result: {:.0} jobs/s",
+            "  throughput: {} jobs in {} (first publish to last result): {:.0} jobs/s",
             self.done,
             common::fmt_duration(self.busy),
             self.done as f64 / secs
