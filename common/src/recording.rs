@@ -121,9 +121,21 @@ pub fn recording_breaches(program: &Path, recording: &Path) -> Vec<String> {
             let lines: Vec<&str> = text.lines().collect();
             lines[lines.len().saturating_sub(4)..].join(" | ")
         };
+        // A panic's own lines come first in stderr, before a backtrace that would fill the tail.
+        let panic: Vec<&str> = run
+            .stderr
+            .lines()
+            .skip_while(|l| !l.contains("panicked"))
+            .take(2)
+            .collect();
         return vec![format!(
-            "{name}: a fresh run ended with {:?}, not 0; stdout ends: {}; stderr ends: {}",
+            "{name}: a fresh run ended with {:?}, not 0; {}stdout ends: {}; stderr ends: {}",
             run.status,
+            if panic.is_empty() {
+                String::new()
+            } else {
+                format!("{}; ", panic.join(" "))
+            },
             tail(&run.stdout),
             tail(&run.stderr)
         )];

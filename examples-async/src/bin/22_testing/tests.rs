@@ -55,8 +55,10 @@ fn slow_echo_server(delay: Duration) -> (std::net::SocketAddr, Arc<AtomicBool>) 
             let mut line = String::new();
             let _ = BufReader::new(&stream).read_line(&mut line);
             std::thread::sleep(delay);
-            let _ = stream.write_all(b"pong\n");
+            // Set before the answer goes out: set after, a client could read "pong" and look at
+            // the flag before this thread got to set it (it did, once, on a busy machine).
             flag.store(true, Ordering::SeqCst);
+            let _ = stream.write_all(b"pong\n");
         }
     });
     (addr, answered)
