@@ -121,11 +121,11 @@ pub fn recording_breaches(program: &Path, recording: &Path) -> Vec<String> {
             let lines: Vec<&str> = text.lines().collect();
             lines[lines.len().saturating_sub(4)..].join(" | ")
         };
-        // A panic's own lines come first in stderr, before a backtrace that would fill the tail.
+        // A panic's lines, or main's `Error:`, come before a backtrace that would fill the tail.
         let panic: Vec<&str> = run
             .stderr
             .lines()
-            .skip_while(|l| !l.contains("panicked"))
+            .skip_while(|l| !(l.contains("panicked") || l.starts_with("Error:")))
             .take(2)
             .collect();
         return vec![format!(
