@@ -167,11 +167,9 @@ fn demo(demo: Demo) -> anyhow::Result<()> {
         program.display()
     );
 
-    // Each guard kills and reaps its process when dropped: on an early `?` below, on a panic, and
-    // on the normal path for a worker that did not exit by itself. If this process is killed
-    // outright (no destructor runs), the workers still end: the OS closes their socket to the
-    // coordinator, and a worker that reads end-of-stream without `STOP` exits 1. Each child logs
-    // on this process's clock, under its name (`ChildGuard` sets both).
+    // Each guard kills and reaps its process when dropped (an early `?`, a panic, a worker that
+    // did not exit). Killed outright, this process leaves workers that read end-of-stream without
+    // `STOP` and exit 1. Each child logs on this clock, under its name (`ChildGuard` sets both).
     let mut children = Vec::new();
     for i in 1..=demo.workers {
         let name = format!("worker-{i}");
@@ -185,8 +183,7 @@ fn demo(demo: Demo) -> anyhow::Result<()> {
         children.push(child);
     }
 
-    // The coordinator runs on its own thread and sends its report when done. Meanwhile this thread
-    // checks, between short waits, that some worker is still alive and that the deadline holds.
+    // The coordinator runs on its own thread; this one checks the workers and the deadline.
     let (report_tx, report_rx) = mpsc::channel();
     let me = coordinator.clone();
     thread::Builder::new()
@@ -203,14 +200,10 @@ fn demo(demo: Demo) -> anyhow::Result<()> {
             Err(mpsc::RecvTimeoutError::Timeout) => {}
         }
         if all_exited(&mut children) {
-            // Workers exit on `STOP`, which the coordinator sends before it wraps up: once every
-            // job is settled its report is on its way, however slowly a busy machine delivers it.
+            // Workers exit on `STOP`, before the coordinator wraps up: all settled? Wait for it.
             if coordinator.board().finished {
                 let left = DEMO_DEADLINE.saturating_sub(started.elapsed());
-                match report_rx.recv_timeout(left) {
-                    Ok(report) => break report,
-                    Err(_) => bail!("the demo did not finish within {DEMO_DEADLINE:?}"),
-                }
+                break report_rx.recv_timeout(left).context("no report in time")?;
             }
             let report = coordinator.report();
             bail!(
