@@ -30,6 +30,9 @@ mod collect;
 mod coordinator;
 mod demo;
 mod reclaim;
+// The async twin's summary lines themselves, not a copy (as `protocol.rs`): the two broker modes print
+// the very same report.
+#[path = "../../../../../examples-async/src/bin/14_distributed_computing/broker/report.rs"]
 mod report;
 mod worker;
 
