@@ -107,8 +107,9 @@ fn retry<T>(
 }
 
 /// The same retry as [`retry`], with backon's blocking retry: its exponential backoff with its own
-/// jitter, `when` sorts the errors, `notify` logs. No `adjust` here: the deadline is the waits'
-/// total (`with_total_delay`) plus each request's timeout of the time left.
+/// jitter, `when` sorts the errors, `notify` logs. It has no `adjust`, and `with_total_delay`
+/// counts the waits, not the attempts: so the sleep stops at the deadline, and the attempt after it
+/// finds no time left. Each request's timeout is the time left.
 fn retry_with_backon(
     what: &str,
     policy: &RetryPolicy,
@@ -138,16 +139,25 @@ fn retry_with_backon(
         planned.set(planned.get().max(now + time_left));
         get(agent, url, time_left)
     };
+    // When a wait from now ends, cut at the deadline: what the sleep and the plan both use.
+    let ends = move |wait: Duration| (Instant::now() + wait).min(deadline);
     let result = call
         .retry(backoff)
-        .sleep(thread::sleep)
+        .sleep(move |wait| thread::sleep(ends(wait).saturating_duration_since(Instant::now())))
         .when(ServiceError::retryable)
         .notify(|error, wait| {
-            planned.set(planned.get().max(Instant::now() + wait));
+            let (now, end) = (Instant::now(), ends(wait));
+            planned.set(planned.get().max(end));
+            let slept = end.saturating_duration_since(now);
             let n = attempts.load(Ordering::Relaxed);
             let wait = Wait::backon(wait, n, policy);
+            let cut_note = if slept < wait.wait {
+                format!(", cut to {} by the deadline", fmt_duration(slept))
+            } else {
+                String::new()
+            };
             warn!(
-                "{what}: attempt {n} failed ({error}); backon retries in {} (of {}..{})",
+                "{what}: attempt {n} failed ({error}); backon retries in {} (of {}..{}){cut_note}",
                 fmt_duration(wait.wait),
                 fmt_duration(wait.low),
                 fmt_duration(wait.bound)

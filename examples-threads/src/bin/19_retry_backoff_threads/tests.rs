@@ -378,3 +378,24 @@ fn the_deadline_verdict_reads_what_the_loop_planned_in_the_same_words_either_way
     let broken = total_line(&run(ms(140), ms(151)), ms(150));
     assert!(broken.contains("MISSED"), "{broken}");
 }
+
+#[test]
+fn backon_sleeps_no_further_than_the_deadline_though_it_counts_only_its_waits() {
+    // Each attempt takes 100 ms; the second wait (40-80 ms) would end 30-70 ms past the 250 ms
+    // deadline. `with_total_delay` lets it (its waits add up to far less), so the sleep is cut.
+    let server = TestServer::start().expect("test server");
+    let agent: Agent = Agent::config_builder()
+        .http_status_as_error(false)
+        .proxy(None)
+        .build()
+        .into();
+    let policy = RetryPolicy {
+        deadline: ms(250),
+        ..POLICY
+    };
+    let url = server.url("/status/503?delay_ms=100");
+    let r = retry_with_backon("slow 503", &policy, 7, &agent, &url);
+    assert_eq!(r.gave_up, Some(GaveUp::Deadline), "{r:?}");
+    assert!(r.planned_end <= policy.deadline, "{r:?}");
+    assert!(r.total < policy.deadline + SLACK, "{r:?}");
+}
