@@ -114,6 +114,24 @@ pub fn recording_breaches(program: &Path, recording: &Path) -> Vec<String> {
             recording.display()
         )];
     }
+    // A verdict computed from real-clock figures may flip once on a loaded machine; a changed
+    // format differs on every run. So a run whose summary differs is run once more, and only a
+    // second difference is a breach (a run that fails is one at once).
+    let mut breaches = run_and_compare(program, &name, &recorded);
+    if matches!(&breaches, Ok(differs) if !differs.is_empty()) {
+        eprintln!("{name}: a fresh run differed from its recording; running it once more");
+        breaches = run_and_compare(program, &name, &recorded);
+    }
+    let mut breaches = breaches.unwrap_or_else(|failed| vec![failed]);
+    if !breaches.is_empty() {
+        breaches.push(format!("{name}: {retake}"));
+    }
+    breaches
+}
+
+/// One fresh run of `program` against `recorded`: each summary line one has and the other lacks,
+/// or `Err` with why the run failed.
+fn run_and_compare(program: &Path, name: &str, recorded: &str) -> Result<Vec<String>, String> {
     let run = run_example(program, &[]);
     if !run.succeeded() {
         // What it said last, so a failure under load explains itself.
@@ -128,7 +146,7 @@ pub fn recording_breaches(program: &Path, recording: &Path) -> Vec<String> {
             .skip_while(|l| !(l.contains("panicked") || l.starts_with("Error:")))
             .take(2)
             .collect();
-        return vec![format!(
+        return Err(format!(
             "{name}: a fresh run ended with {:?}, not 0; {}stdout ends: {}; stderr ends: {}",
             run.status,
             if panic.is_empty() {
@@ -138,21 +156,15 @@ pub fn recording_breaches(program: &Path, recording: &Path) -> Vec<String> {
             },
             tail(&run.stdout),
             tail(&run.stderr)
-        )];
+        ));
     }
     let fresh = summary(&format!("{}\n{}", run.stdout, run.stderr));
-    let recorded = summary(&recorded);
-    let mut breaches = Vec::new();
-    for line in recorded.difference(&fresh) {
-        breaches.push(format!("{name}: recorded, not printed now: {line:?}"));
-    }
-    for line in fresh.difference(&recorded) {
-        breaches.push(format!("{name}: printed now, not recorded: {line:?}"));
-    }
-    if !breaches.is_empty() {
-        breaches.push(format!("{name}: {retake}"));
-    }
-    breaches
+    let recorded = summary(recorded);
+    let missing = recorded.difference(&fresh);
+    let missing = missing.map(|line| format!("{name}: recorded, not printed now: {line:?}"));
+    let added = fresh.difference(&recorded);
+    let added = added.map(|line| format!("{name}: printed now, not recorded: {line:?}"));
+    Ok(missing.chain(added).collect())
 }
 
 #[cfg(test)]

@@ -28,7 +28,7 @@ fn every_binary_prints_what_its_recorded_output_shows() {
         .collect();
     assert!(
         breaches.is_empty(),
-        "{} recording(s) out of step:\n{}",
+        "recordings out of step ({} lines):\n{}",
         breaches.len(),
         breaches.join("\n")
     );
