@@ -29,6 +29,8 @@
 //! Output of a real run: `docs/output/08_producer_consumer_threads.txt`.
 
 mod plan;
+// The async twin's summary file itself, not a copy: the two print the same figures alike.
+#[path = "../../../../examples-async/src/bin/08_producer_consumer/report.rs"]
 mod report;
 
 use std::thread;
