@@ -19,7 +19,7 @@
 //! Read in this order: [`protocol`] (the async twin's file, compiled in: the one table of
 //! messages), this file, [`coordinator`], [`board`], [`session`], [`checks`], [`worker`],
 //! [`broker`] (opens with the map: what we built by hand = which Redis command). Figures and
-//! summary: [`report`]; flags: [`cli`]; the faults, one test each: `tests.rs`.
+//! summary: [`report`] (the async twin's too); flags: [`cli`]; the faults, one test each: `tests.rs`.
 //!
 //! Seed: "Asynchrony" > Examples (distributed computing), "Asynchrony vs Multithreading". Upstream:
 //! `src/cpp/asynchrony/distributed_computing.cpp` (an echo server: no job reaches a worker).
@@ -32,10 +32,11 @@ mod checks;
 mod cli;
 mod coordinator;
 mod lines;
-// The async twin's protocol file itself, not a copy: both binaries parse and print the very same
-// messages, which is what lets a threads worker serve an async coordinator and the other way round.
+// The async twin's files, not copies: both binaries speak the very same messages (so a threads
+// worker serves an async coordinator and the other way round) and print the same summary.
 #[path = "../../../../examples-async/src/bin/14_distributed_computing/protocol.rs"]
 mod protocol;
+#[path = "../../../../examples-async/src/bin/14_distributed_computing/report.rs"]
 mod report;
 mod session;
 mod worker;
@@ -144,8 +145,7 @@ fn coordinator_role(
     );
     let config = cli::coordinator_config(jobs, min_workers, work, patience);
     let report = Coordinator::new(config).run(listener);
-    // No recount of everything here: with `--jobs 10000` that would take one core longer than the
-    // whole run took the workers. The answers were checked as they arrived (a sample, recounted).
+    // No recount of everything (longer than the run itself): a sample was recounted as it came.
     report::print_summary(&report, &work, jobs, None);
     Ok(report::exit_code(&report))
 }
