@@ -170,9 +170,16 @@ fn run_heavy_functions_05_freezes_inline_and_keeps_time_off_the_runtime_thread()
             "{comparison}\n{verdict}"
         );
     }
-    // Every call ran on the thread its way promises: inline on `main`, the others elsewhere.
+    // Every call ran on the thread its way promises: inline on `main` (only there), spawn_blocking
+    // on the blocking pool, rayon on its own threads.
+    assert_eq!(
+        run.stdout.matches("[main] call 1/4: start").count(),
+        1,
+        "{}",
+        run.stdout
+    );
     assert!(
-        run.stdout.contains("[main] call 1/4: start"),
+        run.stdout.contains("[tokio-rt-worker] call 1/4: start"),
         "{}",
         run.stdout
     );
