@@ -160,9 +160,6 @@ pub fn parse_name(name: &str) -> Result<String, String> {
     }
 }
 
-// One thread: the coordinator waits on sockets, which a single thread does for any number of
-// connections. The counting in a worker runs on the blocking pool, off this thread.
-
 /// What clap cannot check alone, as one line and exit 2 like any bad flag: a coordinator needs
 /// `--addr` or `--broker`, a worker `--connect` or `--broker` (clap's `required_unless_present`
 /// names neither flag in its first line); a plan must stay within the protocol's numbers; a crash
