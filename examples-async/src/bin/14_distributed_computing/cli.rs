@@ -2,7 +2,8 @@
 //! checks clap cannot make alone. `--help` on each role lists its flags; the demo takes the work
 //! flags (`--job-size 400000` numbers per job, `--job-timeout-ms 3000`, `--max-attempts 3`,
 //! `--max-peers 64`, `--check-percent 10`, `--seed 14`) and `--worker-bin PATH` to start its
-//! workers from another binary (e.g. `target/debug/14_distributed_computing_threads`). The worker role has
+//! workers from another binary (the twin's: `target/debug/14_distributed_computing_threads` or
+//! `target/debug/14_distributed_computing`). Both twins compile this one file. The worker role has
 //! three faults to try: `--crash-on-job N` (exit in the middle of its n-th job), `--hang-on-job ID`
 //! (never answer that job: a poison job) and `--lie` (answer every job off by one).
 
@@ -15,9 +16,12 @@ use crate::{broker, checks, coordinator, protocol};
 
 #[derive(Parser, Debug)]
 #[command(
-    about = "14 · Distributed computing: a coordinator hands prime-counting jobs to worker processes \
-             over TCP; a worker that crashes, hangs, lies or talks nonsense loses no job. No \
-             subcommand: a self-contained demo.",
+    about = concat!(
+        "14 · Distributed computing (",
+        env!("CARGO_CRATE_NAME"),
+        "): a coordinator hands prime-counting jobs to worker processes over TCP; a worker that \
+         crashes, hangs, lies or talks nonsense loses no job. No subcommand: a self-contained demo."
+    ),
     long_about = None,
     args_conflicts_with_subcommands = true
 )]

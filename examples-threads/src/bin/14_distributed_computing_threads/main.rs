@@ -16,10 +16,9 @@
 //! waiting for the report on a channel with `recv_timeout`, checking its worker processes between
 //! tries (async: `tokio::select!` over the run, the children and a deadline).
 //!
-//! Read in this order: [`protocol`] (the async twin's file, compiled in: the one table of
-//! messages), this file, [`coordinator`], [`board`], [`session`], [`checks`], [`worker`],
-//! [`broker`] (opens with the map: what we built by hand = which Redis command). Figures and
-//! summary: [`report`] (the async twin's too); flags: [`cli`]; the faults, one test each: `tests.rs`.
+//! Read in this order: [`protocol`] (the one table of messages), this file, [`coordinator`],
+//! [`board`], [`session`], [`checks`], [`worker`], [`broker`] (opens with the map: built by hand =
+//! which Redis command). `protocol`, `report`, `cli`: the async twin's files. Faults: `tests.rs`.
 //!
 //! Seed: "Asynchrony" > Examples (distributed computing), "Asynchrony vs Multithreading". Upstream:
 //! `src/cpp/asynchrony/distributed_computing.cpp` (an echo server: no job reaches a worker).
@@ -29,11 +28,12 @@
 mod board;
 mod broker;
 mod checks;
+// The async twin's files, not copies: both binaries take the same flags, speak the very same
+// messages (so either kind of worker serves either coordinator) and print the same summary.
+#[path = "../../../../examples-async/src/bin/14_distributed_computing/cli.rs"]
 mod cli;
 mod coordinator;
 mod lines;
-// The async twin's files, not copies: both binaries speak the very same messages (so a threads
-// worker serves an async coordinator and the other way round) and print the same summary.
 #[path = "../../../../examples-async/src/bin/14_distributed_computing/protocol.rs"]
 mod protocol;
 #[path = "../../../../examples-async/src/bin/14_distributed_computing/report.rs"]
